@@ -1,0 +1,77 @@
+# factorymesh — run `make help` for the list of targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.PHONY: help sync proto proto-check proto-lint proto-breaking lint format typecheck \
+        docs test test-unit test-integration up down status logs bench bench-serde clean
+
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+RUN := $(UV) run --frozen
+PYTEST := $(RUN) pytest
+UNIT_TESTS := $(wildcard libs/*/tests/unit services/*/tests/unit)
+INTEGRATION_TESTS := $(wildcard tests/integration libs/*/tests/integration services/*/tests/integration)
+PY_SOURCES := libs services tests bench scripts conftest.py
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV):
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --user --quiet "uv>=0.5"
+
+sync: $(UV) ## Install Python dependencies into .venv (uv, from uv.lock)
+	@$(UV) sync --frozen --all-packages
+
+proto: sync ## Regenerate Python code from protos/ into libs/api
+	@scripts/proto.sh gen
+
+proto-check: sync ## Fail if generated code is stale; buf lint and buf breaking
+	@scripts/proto.sh check
+	@scripts/proto.sh lint
+	@scripts/proto.sh breaking
+
+proto-lint: sync ## buf lint
+	@scripts/proto.sh lint
+
+proto-breaking: sync ## buf breaking against the previous commit
+	@scripts/proto.sh breaking
+
+lint: sync ## ruff check + ruff format --check + buf lint
+	@$(RUN) ruff check $(PY_SOURCES)
+	@$(RUN) ruff format --check $(PY_SOURCES)
+	@scripts/proto.sh lint
+
+format: sync ## Apply ruff fixes and formatting
+	@$(RUN) ruff check --fix $(PY_SOURCES)
+	@$(RUN) ruff format $(PY_SOURCES)
+
+typecheck: sync ## mypy over libs and services
+	@$(RUN) mypy
+
+test-unit: sync ## Unit tests (no broker needed)
+	@$(PYTEST) $(UNIT_TESTS)
+
+test-integration: sync ## Integration tests against a real Kafka and Triton (starts its own unless FM_KAFKA_BOOTSTRAP is set)
+	@scripts/with-test-stack.sh $(PYTEST) -m "integration" $(INTEGRATION_TESTS)
+
+test: sync ## Every test: unit, then integration against a real Kafka and Triton
+	@scripts/with-test-stack.sh $(PYTEST) $(UNIT_TESTS) $(INTEGRATION_TESTS)
+
+up: sync ## Start Kafka, Triton and every service; wait until all are ready
+	@scripts/stack.sh up
+
+down: ## Stop everything `make up` started
+	@scripts/stack.sh down
+
+status: ## Show what the local stack is running
+	@scripts/stack.sh status
+
+bench: bench-serde ## Run every benchmark (results in bench/results/)
+
+bench-serde: sync ## Columnar batch vs per-reading protobuf decode (bench/results/serde.json)
+	@$(RUN) python -m bench.serde
+
+docs: sync ## Regenerate the doc tables computed from code (topics, settings)
+	@$(RUN) python scripts/gen_docs.py
+
+clean: down ## Stop the stack and delete local data, logs and caches
+	rm -rf .local .pytest_cache .mypy_cache .ruff_cache
