@@ -10,7 +10,7 @@ RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 UNIT_TESTS := $(wildcard libs/*/tests/unit services/*/tests/unit)
 INTEGRATION_TESTS := $(wildcard tests/integration libs/*/tests/integration services/*/tests/integration)
-PY_SOURCES := libs services tests bench scripts conftest.py
+PY_SOURCES := $(wildcard libs services tests bench scripts conftest.py)
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
