@@ -30,6 +30,7 @@ EXPECTED_KAFKA_EVENTS = {
     reading_pb2.SensorReading,
     reading_batch_pb2.SensorReadingBatch,
     normalized_reading_pb2.NormalizedReading,
+    normalized_reading_pb2.NormalizedReadingBatch,
     feature_window_pb2.FeatureWindow,
     tag_pb2.TagRegistryEvent,
     inference_result_pb2.InferenceResult,

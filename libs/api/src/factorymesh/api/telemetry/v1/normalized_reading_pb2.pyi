@@ -98,3 +98,41 @@ class ValidationFinding(_message.Message):
     check: ValidationCheck
     detail: str
     def __init__(self, check: _Optional[_Union[ValidationCheck, str]] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class NormalizedReadingBatch(_message.Message):
+    __slots__ = ("event_id", "equipment", "tags", "tag_units", "tag_indices", "source_times_unix_nanos", "values", "qualities", "source_batch_id", "source_indices", "reading_ids", "contexts", "context_indices", "equipment_class", "received_time", "normalized_time", "origin")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EQUIPMENT_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    TAG_UNITS_FIELD_NUMBER: _ClassVar[int]
+    TAG_INDICES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_TIMES_UNIX_NANOS_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    QUALITIES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_INDICES_FIELD_NUMBER: _ClassVar[int]
+    READING_IDS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXTS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_INDICES_FIELD_NUMBER: _ClassVar[int]
+    EQUIPMENT_CLASS_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_TIME_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZED_TIME_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    equipment: _equipment_pb2.EquipmentPath
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    tag_units: _containers.RepeatedCompositeFieldContainer[_units_pb2.EngineeringUnit]
+    tag_indices: _containers.RepeatedScalarFieldContainer[int]
+    source_times_unix_nanos: _containers.RepeatedScalarFieldContainer[int]
+    values: _containers.RepeatedScalarFieldContainer[float]
+    qualities: _containers.RepeatedScalarFieldContainer[_quality_pb2.DataQuality]
+    source_batch_id: str
+    source_indices: _containers.RepeatedScalarFieldContainer[int]
+    reading_ids: _containers.RepeatedScalarFieldContainer[str]
+    contexts: _containers.RepeatedCompositeFieldContainer[_production_context_pb2.ProductionContext]
+    context_indices: _containers.RepeatedScalarFieldContainer[int]
+    equipment_class: str
+    received_time: _timestamp_pb2.Timestamp
+    normalized_time: _timestamp_pb2.Timestamp
+    origin: _reading_pb2.ReadingOrigin
+    def __init__(self, event_id: _Optional[str] = ..., equipment: _Optional[_Union[_equipment_pb2.EquipmentPath, _Mapping]] = ..., tags: _Optional[_Iterable[str]] = ..., tag_units: _Optional[_Iterable[_Union[_units_pb2.EngineeringUnit, _Mapping]]] = ..., tag_indices: _Optional[_Iterable[int]] = ..., source_times_unix_nanos: _Optional[_Iterable[int]] = ..., values: _Optional[_Iterable[float]] = ..., qualities: _Optional[_Iterable[_Union[_quality_pb2.DataQuality, str]]] = ..., source_batch_id: _Optional[str] = ..., source_indices: _Optional[_Iterable[int]] = ..., reading_ids: _Optional[_Iterable[str]] = ..., contexts: _Optional[_Iterable[_Union[_production_context_pb2.ProductionContext, _Mapping]]] = ..., context_indices: _Optional[_Iterable[int]] = ..., equipment_class: _Optional[str] = ..., received_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., normalized_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., origin: _Optional[_Union[_reading_pb2.ReadingOrigin, _Mapping]] = ...) -> None: ...
