@@ -307,3 +307,69 @@ async def test_transactional_loop_is_exactly_once_across_sigkill(
     # The kill really landed inside a transaction: its aborted records are in the log,
     # visible to read_uncommitted readers only.
     assert len(uncommitted) > total
+
+
+async def test_batch_handler_sees_raw_records_and_emits_per_reading_dead_letters(
+    kafka_config: KafkaConfig, make_topic: MakeTopic, unique_name: Callable[[str], str], otel_tracing: object
+) -> None:
+    source = await make_topic("bulk-in", (reading_pb2.SensorReading,))
+    sink = await make_topic("bulk-out", (reading_pb2.SensorReading,))
+    dead = await make_topic("bulk-dead", (dead_letter_pb2.DeadLetter,))
+    tracer = trace.get_tracer("test")
+    trace_ids = {}
+    async with EventProducer(kafka_config, producer_name="gateway") as producer:
+        for i in range(10):
+            with tracer.start_as_current_span(f"reading {i}") as span:
+                trace_ids[f"r-{i}"] = span.get_span_context().trace_id
+                await producer.send(source, reading(i), key=f"eq-{i % 3}")
+
+    from factorymesh.common.kafka import dead_letter_for
+
+    batch_sizes: list[int] = []
+
+    async def bulk(records: list) -> list[Output]:
+        batch_sizes.append(len(records))
+        outputs = []
+        for record in records:
+            message = decode_event(record.value, record.headers)
+            if int(message.double_value) % 2:  # odd readings are "invalid"
+                letter = dead_letter_for(
+                    record,
+                    Reason.DEAD_LETTER_REASON_VALUE_OUT_OF_RANGE,
+                    "odd",
+                    "bulk-test",
+                    reading_id=message.event_id,
+                )
+                outputs.append(Output(dead, letter, key=record.key))
+            else:
+                outputs.append(Output(sink, message, key=record.key, trace_context=extract_context(record.headers)))
+        return outputs
+
+    processor = TransactionalProcessor(
+        kafka_config,
+        group_id=unique_name("group"),
+        transactional_id=unique_name("txn"),
+        inputs=[source],
+        batch_handler=bulk,
+        service="bulk-test",
+        dead_letter_topic=dead,
+    )
+    await processor.start()
+    runner = asyncio.create_task(processor.run())
+    try:
+        good = await read_all(kafka_config, sink.name, expected=5)
+        letters = await read_all(kafka_config, dead.name, expected=5)
+    finally:
+        await processor.stop()
+        await runner
+
+    assert sum(batch_sizes) == 10
+    assert sorted(decode_event(r.value, r.headers).event_id for r in good) == [f"r-{i}" for i in range(0, 10, 2)]
+    for record in good:
+        event_id = decode_event(record.value, record.headers).event_id
+        carried = trace.get_current_span(extract_context(record.headers)).get_span_context()
+        assert carried.trace_id == trace_ids[event_id], "each output continues its own input's trace"
+    decoded = [decode_event(r.value, r.headers) for r in letters]
+    assert sorted(d.original_event_id for d in decoded) == [f"r-{i}" for i in range(1, 10, 2)]
+    assert len({d.event_id for d in decoded}) == 5
+    assert processor.stats.dead_lettered == 5

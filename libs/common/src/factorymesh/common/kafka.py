@@ -29,6 +29,7 @@ from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from opentelemetry import metrics, trace
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 
 from factorymesh.api.common.v1 import dead_letter_pb2
@@ -73,8 +74,10 @@ def schema_version(message_type: str) -> str:
     return next((p for p in reversed(parts[:-1]) if p.startswith("v") and p[1:].isdigit()), "v0")
 
 
-def event_headers(message: Message, producer: str, extra: Iterable[tuple[str, bytes]] = ()) -> Headers:
-    """The standard headers for one event, with the current trace context."""
+def event_headers(
+    message: Message, producer: str, extra: Iterable[tuple[str, bytes]] = (), context: Context | None = None
+) -> Headers:
+    """The standard headers for one event, with the given (default: current) trace context."""
     full_name = message.DESCRIPTOR.full_name
     headers: Headers = [
         (HEADER_MESSAGE_TYPE, full_name.encode()),
@@ -82,7 +85,7 @@ def event_headers(message: Message, producer: str, extra: Iterable[tuple[str, by
         (HEADER_SCHEMA_VERSION, schema_version(full_name).encode()),
     ]
     headers.extend((k, v) for k, v in extra if k not in {HEADER_MESSAGE_TYPE, HEADER_PRODUCER, HEADER_SCHEMA_VERSION})
-    return inject_headers(headers)
+    return inject_headers(headers, context)
 
 
 def header(headers: Sequence[tuple[str, bytes]] | None, name: str) -> str | None:
@@ -340,8 +343,10 @@ def derived_event_id(*natural_key: object) -> str:
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, "|".join(str(part) for part in natural_key)))
 
 
-def dead_letter_id(topic: str, partition: int, offset: int, service: str) -> str:
-    """Dead-lettering the same record twice (a crash before the commit) yields the same id."""
+def dead_letter_id(topic: str, partition: int, offset: int, service: str, reading_id: str = "") -> str:
+    """Dead-lettering the same record (or the same reading of it) twice yields the same id."""
+    if reading_id:
+        return derived_event_id("dead-letter", topic, partition, offset, service, reading_id)
     return derived_event_id("dead-letter", topic, partition, offset, service)
 
 
@@ -351,12 +356,18 @@ def dead_letter_for(
     detail: str,
     service: str,
     attempts: int = 1,
+    reading_id: str = "",
 ) -> dead_letter_pb2.DeadLetter:
-    """A dead letter keeping the original bytes, where they came from, and why they failed."""
+    """A dead letter keeping the original bytes, where they came from, and why they failed.
+
+    ``reading_id`` names the one reading of a multi-reading record (a batch) that failed;
+    the other readings of that record go on, and each failed one gets its own dead letter.
+    """
     now = Timestamp()
     now.GetCurrentTime()
     return dead_letter_pb2.DeadLetter(
-        event_id=dead_letter_id(record.topic, record.partition, record.offset, service),
+        event_id=dead_letter_id(record.topic, record.partition, record.offset, service, reading_id),
+        original_event_id=reading_id,
         source_topic=record.topic,
         source_partition=record.partition,
         source_offset=record.offset,
@@ -407,9 +418,19 @@ class Output:
     message: Message
     key: str | bytes | None = None
     headers: Sequence[tuple[str, bytes]] = ()
+    # The trace this output continues (e.g. the input record's, from extract_context);
+    # None = the current span's.
+    trace_context: Context | None = None
 
 
 Handler = Callable[[ConsumedEvent], Awaitable[Iterable[Output]]]
+# Gets every record of a polled batch, undecoded, in partition order; returns every output,
+# dead letters included (build them with dead_letter_for). For services that process
+# records in bulk (columnar work over many small records) or decode formats of their own.
+BatchHandler = Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable[Iterable[Output]]]
+
+# Spans of a bulk batch link to at most this many of its input records' traces.
+MAX_SPAN_LINKS = 32
 
 
 @dataclass
@@ -444,8 +465,9 @@ class TransactionalProcessor:
         group_id: str,
         transactional_id: str,
         inputs: Sequence[TopicSpec],
-        handler: Handler,
         service: str,
+        handler: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
         dead_letter_topic: TopicSpec = DEAD_LETTERS,
         max_batch: int = 500,
         poll_timeout_ms: int = 500,
@@ -454,7 +476,10 @@ class TransactionalProcessor:
         self.group_id = group_id
         self.service = service
         self._inputs = {spec.name: spec for spec in inputs}
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("give exactly one of handler and batch_handler")
         self._handler = handler
+        self._batch_handler = batch_handler
         self._dead_letter_topic = dead_letter_topic
         self._max_batch = max_batch
         self._poll_timeout_ms = poll_timeout_ms
@@ -503,9 +528,12 @@ class TransactionalProcessor:
         self._batch_dead_letters = Counter()
         try:
             async with self._producer.transaction():
-                for records in batches.values():
-                    for record in records:
-                        await self._process_record(record)
+                if self._batch_handler is not None:
+                    await self._process_bulk([r for records in batches.values() for r in records])
+                else:
+                    for records in batches.values():
+                        for record in records:
+                            await self._process_record(record)
                 offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "") for tp, records in batches.items()}
                 await self._producer.send_offsets_to_transaction(offsets, self.group_id)
             self.stats.transactions += 1
@@ -528,7 +556,24 @@ class TransactionalProcessor:
                 self._consumer.seek(tp, records[0].offset)
             await asyncio.sleep(self._retry_backoff_s)
 
+    async def _process_bulk(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        assert self._batch_handler is not None
+        links = [
+            trace.Link(context)
+            for record in records[:MAX_SPAN_LINKS]
+            if (context := trace.get_current_span(extract_context(record.headers)).get_span_context()).is_valid
+        ]
+        with tracer.start_as_current_span("process batch", kind=SpanKind.CONSUMER, links=links) as span:
+            span.set_attribute("messaging.system", "kafka")
+            span.set_attribute("messaging.batch.message_count", len(records))
+            for output in await self._batch_handler(records):
+                if isinstance(output.message, dead_letter_pb2.DeadLetter):
+                    reason = DeadLetterReason.Name(output.message.reason_code)
+                    self._batch_dead_letters[(output.message.source_topic, reason)] += 1
+                await self._send(output.topic, output.message, output.key, output.headers, output.trace_context)
+
     async def _process_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        assert self._handler is not None
         spec = self._inputs.get(record.topic)
         parent = extract_context(record.headers)
         with tracer.start_as_current_span(f"process {record.topic}", context=parent, kind=SpanKind.CONSUMER) as span:
@@ -545,16 +590,24 @@ class TransactionalProcessor:
                 log.warning("dead_lettered", source_topic=record.topic, offset=record.offset, detail=bad.detail)
                 return
             for output in outputs:
-                await self._send(output.topic, output.message, output.key, output.headers)
+                await self._send(output.topic, output.message, output.key, output.headers, output.trace_context)
 
     async def _send(
-        self, topic: TopicSpec | str, message: Message, key: str | bytes | None, extra: Sequence[tuple[str, bytes]]
+        self,
+        topic: TopicSpec | str,
+        message: Message,
+        key: str | bytes | None,
+        extra: Sequence[tuple[str, bytes]],
+        context: Context | None = None,
     ) -> None:
         name = topic.name if isinstance(topic, TopicSpec) else topic
         self._batch_outputs[name] += 1
         # Not awaited one by one: the transaction commit flushes and fails if any send failed.
         await self._producer.send(
-            name, message.SerializeToString(), key=encode_key(key), headers=event_headers(message, self.service, extra)
+            name,
+            message.SerializeToString(),
+            key=encode_key(key),
+            headers=event_headers(message, self.service, extra, context),
         )
 
 
