@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help sync proto proto-check proto-lint proto-breaking lint format typecheck \
+.PHONY: helm-install helm-check help sync proto proto-check proto-lint proto-breaking lint format typecheck \
         docs test test-unit test-integration up down status logs bench bench-serde clean
 
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
@@ -69,6 +69,12 @@ bench: bench-serde ## Run every benchmark (results in bench/results/)
 
 bench-serde: sync ## Columnar batch vs per-reading protobuf decode (bench/results/serde.json)
 	@$(RUN) python -m bench.serde
+
+helm-install: ## Build helm and fm-kubecheck into .tools/bin (Go >= 1.26; ~2 min the first time)
+	@scripts/helm.sh install
+
+helm-check: sync helm-install ## Helm chart: lint --strict, template + kubecheck every ci/*-values.yaml, chart tests
+	@scripts/helm.sh check
 
 docs: sync ## Regenerate the doc tables computed from code (topics, settings)
 	@$(RUN) python scripts/gen_docs.py
