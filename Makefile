@@ -2,13 +2,13 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: helm-install helm-check help sync proto proto-check proto-lint proto-breaking lint format typecheck \
+.PHONY: demo-assets helm-install helm-check help sync proto proto-check proto-lint proto-breaking lint format typecheck \
         docs test test-unit test-integration up down status logs bench bench-serde clean
 
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
-UNIT_TESTS := $(wildcard libs/*/tests/unit services/*/tests/unit)
+UNIT_TESTS := $(wildcard libs/*/tests/unit services/*/tests/unit tests/unit)
 INTEGRATION_TESTS := $(wildcard tests/integration libs/*/tests/integration services/*/tests/integration)
 PY_SOURCES := $(wildcard libs services tests bench scripts conftest.py)
 
@@ -78,6 +78,9 @@ helm-check: sync helm-install ## Helm chart: lint --strict, template + kubecheck
 
 docs: sync ## Regenerate the doc tables computed from code (topics, settings)
 	@$(RUN) python scripts/gen_docs.py
+
+demo-assets: sync ## Regenerate deploy/local/assets-demo.yaml (the demo's tag registry) from the simulator's plant
+	@$(RUN) python scripts/gen_demo_assets.py
 
 clean: down ## Stop the stack and delete local data, logs and caches
 	rm -rf .local .pytest_cache .mypy_cache .ruff_cache

@@ -2,9 +2,10 @@
 # Run a command against a real Kafka and Triton.
 #
 # With FM_KAFKA_BOOTSTRAP (and FM_TRITON_URL) set, the command runs against that
-# existing infrastructure. Otherwise this starts the project's own test stack
-# (its own ports and a wiped data dir, so it can run beside `make up`), runs the
-# command, stops the stack, and exits with the command's exit code.
+# existing infrastructure. Otherwise this starts the project's own test stack —
+# Kafka and Triton only, on their own ports with a wiped data dir, so it can run
+# beside `make up` — runs the command, stops the stack, and exits with the
+# command's exit code.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -15,7 +16,9 @@ if [[ -n "${FM_KAFKA_BOOTSTRAP:-}" ]]; then
 fi
 
 trap 'scripts/stack.sh test-down || true' EXIT
-scripts/stack.sh test-up
+# Infrastructure only: tests start the service processes they exercise, with their own
+# consumer groups; a second, always-on ingest would normalize their input a second time.
+FM_STACK_SERVICES_GLOB="${FM_TEST_SERVICES_GLOB:-$ROOT/.local/test/no-services/*.conf}" scripts/stack.sh test-up
 # shellcheck disable=SC1091
 source .local/test/env
 "$@"

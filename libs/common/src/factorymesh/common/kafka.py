@@ -18,7 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -62,7 +62,7 @@ DeadLetterReason = dead_letter_pb2.DeadLetterReason
 class UndecodableRecord(Exception):
     """A record that can never be processed: it belongs on the dead-letter topic."""
 
-    def __init__(self, reason: DeadLetterReason, detail: str) -> None:
+    def __init__(self, reason: int, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
@@ -352,7 +352,7 @@ def dead_letter_id(topic: str, partition: int, offset: int, service: str, readin
 
 def dead_letter_for(
     record: ConsumerRecord[bytes, bytes],
-    reason: DeadLetterReason,
+    reason: int,
     detail: str,
     service: str,
     attempts: int = 1,
@@ -374,7 +374,7 @@ def dead_letter_for(
         original_key=record.key or b"",
         original_value=record.value or b"",
         original_headers=[dead_letter_pb2.KafkaHeader(key=k, value=v) for k, v in record.headers or ()],
-        reason_code=reason,
+        reason_code=cast(DeadLetterReason, reason),
         reason_detail=detail,
         failed_service=service,
         dead_lettered_at=now,
@@ -391,7 +391,7 @@ class DeadLetterPublisher:
         self._topic = topic
 
     async def publish(
-        self, record: ConsumerRecord[bytes, bytes], reason: DeadLetterReason, detail: str
+        self, record: ConsumerRecord[bytes, bytes], reason: int, detail: str
     ) -> dead_letter_pb2.DeadLetter:
         letter = dead_letter_for(record, reason, detail, self._service)
         await self._producer.send(self._topic, letter, key=record.key)
@@ -468,6 +468,7 @@ class TransactionalProcessor:
         service: str,
         handler: Handler | None = None,
         batch_handler: BatchHandler | None = None,
+        on_abort: Callable[[], None] | None = None,
         dead_letter_topic: TopicSpec = DEAD_LETTERS,
         max_batch: int = 500,
         poll_timeout_ms: int = 500,
@@ -480,6 +481,8 @@ class TransactionalProcessor:
             raise ValueError("give exactly one of handler and batch_handler")
         self._handler = handler
         self._batch_handler = batch_handler
+        # Undo in-memory side effects of an aborted batch (it is retried from Kafka).
+        self._on_abort = on_abort
         self._dead_letter_topic = dead_letter_topic
         self._max_batch = max_batch
         self._poll_timeout_ms = poll_timeout_ms
@@ -523,6 +526,18 @@ class TransactionalProcessor:
         finally:
             await self.close()
 
+    async def run_as_background_task(self) -> None:
+        """:meth:`run` for a ``GrpcService`` background task: when the task is cancelled at
+        shutdown, the batch in flight finishes and commits (offsets included) before the
+        clients close, instead of being aborted and redone by the next instance."""
+        running = asyncio.create_task(self.run())
+        try:
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            await self.stop()
+            await running
+            raise
+
     async def _process(self, batches: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         self._batch_outputs = Counter()
         self._batch_dead_letters = Counter()
@@ -551,6 +566,8 @@ class TransactionalProcessor:
             self.stats.aborted += 1
             TRANSACTIONS.add(1, {"group": self.group_id, "outcome": "aborted"})
             log.error("transaction_aborted", error=repr(error), partitions=len(batches), exc_info=True)
+            if self._on_abort is not None:
+                self._on_abort()
             # Rewind to the first record of the batch: it is retried as a whole.
             for tp, records in batches.items():
                 self._consumer.seek(tp, records[0].offset)
@@ -645,6 +662,20 @@ async def ensure_topics(
         return created
     finally:
         await admin.close()
+
+
+async def wait_for_kafka(config: KafkaConfig, timeout_s: float = 120.0, poll_s: float = 1.0) -> None:
+    """Block until the cluster answers (a service starting beside its broker); raise after ``timeout_s``."""
+    ready = KafkaReadiness(config)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    try:
+        while not await ready():
+            if asyncio.get_running_loop().time() >= deadline:
+                raise TimeoutError(f"Kafka at {config.bootstrap} not reachable after {timeout_s:.0f}s")
+            log.info("waiting_for_kafka", bootstrap=config.bootstrap)
+            await asyncio.sleep(poll_s)
+    finally:
+        await ready.close()
 
 
 class KafkaReadiness:
