@@ -2,14 +2,14 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: demo-assets helm-install helm-check help sync proto proto-check proto-lint proto-breaking lint format typecheck \
+.PHONY: bench-inference bench-ingest demo-assets train helm-install helm-check help sync proto proto-check proto-lint proto-breaking lint format typecheck \
         docs test test-unit test-integration up down status logs bench bench-serde clean
 
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 UNIT_TESTS := $(wildcard libs/*/tests/unit services/*/tests/unit tests/unit)
-INTEGRATION_TESTS := $(wildcard tests/integration libs/*/tests/integration services/*/tests/integration)
+INTEGRATION_TESTS := $(wildcard tests/integration libs/*/tests/integration services/*/tests/integration tests/e2e)
 PY_SOURCES := $(wildcard libs services tests bench scripts conftest.py)
 
 help: ## Show this help
@@ -65,7 +65,7 @@ down: ## Stop everything `make up` started
 status: ## Show what the local stack is running
 	@scripts/stack.sh status
 
-bench: bench-serde ## Run every benchmark (results in bench/results/)
+bench: bench-serde bench-ingest bench-inference ## Run every benchmark (results in bench/results/)
 
 bench-serde: sync ## Columnar batch vs per-reading protobuf decode (bench/results/serde.json)
 	@$(RUN) python -m bench.serde
@@ -79,8 +79,21 @@ helm-check: sync helm-install ## Helm chart: lint --strict, template + kubecheck
 docs: sync ## Regenerate the doc tables computed from code (topics, settings)
 	@$(RUN) python scripts/gen_docs.py
 
+TRAIN_DATA ?= .local/training/v1
+train: sync ## Train the model family on simulator data ($(TRAIN_DATA)), promote versions that are not worse
+	@test -f $(TRAIN_DATA)/readings.csv || $(RUN) python -m factorymesh.line_simulator dataset --seed 1 --rate-hz 2 \
+		--duration-s 21600 --scenario services/inference/src/factorymesh/inference/train/scenarios/training-v1.json \
+		--out $(TRAIN_DATA)/readings.csv --labels $(TRAIN_DATA)/labels.csv
+	@$(RUN) python -m factorymesh.inference.train --task all --dataset $(TRAIN_DATA)
+
 demo-assets: sync ## Regenerate deploy/local/assets-demo.yaml (the demo's tag registry) from the simulator's plant
 	@$(RUN) python scripts/gen_demo_assets.py
+
+bench-ingest: sync ## Ingest throughput vs a bare passthrough, batches, feature windows, latency (bench/results/ingest.json)
+	@scripts/with-test-stack.sh $(RUN) python -m bench.ingest
+
+bench-inference: sync ## Triton direct (perf_analyzer) vs the inference service end to end (bench/results/inference.json)
+	@scripts/with-test-stack.sh $(RUN) python -m bench.inference
 
 clean: down ## Stop the stack and delete local data, logs and caches
 	rm -rf .local .pytest_cache .mypy_cache .ruff_cache

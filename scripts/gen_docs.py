@@ -20,19 +20,38 @@ from factorymesh.common.topics import markdown_table
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def settings_table() -> str:
+def settings_table(cls: type[BaseServiceSettings] = BaseServiceSettings, own_only: bool = False) -> str:
+    """The settings of ``cls``; with ``own_only``, those it adds or whose default it changes."""
     rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
-    for name, field in BaseServiceSettings.model_fields.items():
+    base = BaseServiceSettings.model_fields
+    for name, field in cls.model_fields.items():
+        if own_only and name in base and base[name].default == field.default:
+            continue
         default = "**required**" if field.default is PydanticUndefined else f"`{field.default}`"
         if field.default is None:
             default = "unset"
+        if field.default_factory is not None:
+            default = "per host (see meaning)"
         rows.append(f"| `{ENV_PREFIX}{name.upper()}` | {default} | {field.description or ''} |")
     return "\n".join(rows) + "\n"
+
+
+def _service_tables() -> dict[str, tuple[Path, Callable[[], str]]]:
+    # Imported here: the docs script may run where a service is not installed yet.
+    from factorymesh.ingest.config import IngestSettings
+    from factorymesh.ingest.features.config import FeatureWindowSettings
+
+    readme = ROOT / "services" / "ingest" / "README.md"
+    return {
+        "ingest-settings-table": (readme, lambda: settings_table(IngestSettings, own_only=True)),
+        "features-settings-table": (readme, lambda: settings_table(FeatureWindowSettings, own_only=True)),
+    }
 
 
 TABLES: dict[str, tuple[Path, Callable[[], str]]] = {
     "topic-table": (ROOT / "docs" / "topics.md", markdown_table),
     "settings-table": (ROOT / "README.md", settings_table),
+    **_service_tables(),
 }
 
 

@@ -33,7 +33,9 @@ FULLNAME = f"{RELEASE}-factorymesh"
 
 CI_FILES = sorted(p.name for p in CI_DIR.glob("*-values.yaml"))
 GRPC_COMPONENTS = {"ingest", "inference", "agent-coordinator", "security", "localization"}
-ALL_COMPONENTS = GRPC_COMPONENTS | {"line-simulator"}
+ALL_COMPONENTS = GRPC_COMPONENTS | {"line-simulator", "ingest-features"}
+# Components that run another entry point of a service's image.
+IMAGE_OF = {"ingest-features": "ingest"}
 
 Doc = dict[str, Any]
 
@@ -215,6 +217,13 @@ def test_minimal_renders_only_ingest() -> None:
     docs = render("minimal-ingest-values.yaml")
     assert {comp_of(d) for d in docs} == {"ingest"}
     assert sorted(d["kind"] for d in docs) == ["Deployment", "Service", "ServiceAccount"]
+
+
+def test_ingest_features_runs_the_ingest_image_with_its_own_entry_point() -> None:
+    deps = component_deployments(render("default-values.yaml"))
+    container = main_container(deps["ingest-features"])
+    assert container["image"].rsplit("/", 1)[1].startswith("ingest:")
+    assert container["command"] == ["python", "-m", "factorymesh.ingest.features"]
 
 
 @ci_files
@@ -449,7 +458,7 @@ def test_component_images_follow_registry_and_tag(ci_file: str) -> None:
     tag = vals["default"]["image"]["tag"] or _app_version()
     for name, dep in component_deployments(docs).items():
         container = main_container(dep)
-        assert container["image"] == f"{registry}/{name}:{tag}"
+        assert container["image"] == f"{registry}/{IMAGE_OF.get(name, name)}:{tag}"
         assert container["imagePullPolicy"] == vals["default"]["image"]["pullPolicy"]
         secrets = [s["name"] for s in pod_spec(dep).get("imagePullSecrets", [])]
         assert secrets == vals["default"]["image"]["pullSecrets"]
@@ -458,7 +467,7 @@ def test_component_images_follow_registry_and_tag(ci_file: str) -> None:
 def test_default_images_are_ghcr_at_app_version() -> None:
     deps = component_deployments(render("gpu-triton-values.yaml"))
     for name, dep in deps.items():
-        assert main_container(dep)["image"] == f"ghcr.io/factorymesh/{name}:{_app_version()}"
+        assert main_container(dep)["image"] == f"ghcr.io/factorymesh/{IMAGE_OF.get(name, name)}:{_app_version()}"
 
 
 def test_image_override_per_component() -> None:

@@ -10,10 +10,10 @@ import pytest
 from factorymesh.api.common.v1 import equipment_pb2, production_context_pb2, quality_pb2, units_pb2
 from factorymesh.api.telemetry.v1 import feature_window_pb2, normalized_reading_pb2
 from factorymesh.common.kafka import UndecodableRecord
+from factorymesh.features.stats import NS_PER_S
 from factorymesh.ingest.features.codec import SnapshotError, decode_snapshot, encode_snapshot
 from factorymesh.ingest.features.emit import FEATURE_SET_VERSION, feature_window_id, feature_windows
 from factorymesh.ingest.features.readings import SingleReadings, batch_columns, equipment_path
-from factorymesh.ingest.features.stats import NS_PER_S
 from factorymesh.ingest.features.windows import Columns, EquipmentWindows, WindowSpec
 
 # Numeric warnings (overflow, 0/0) would mean a NaN or inf was computed somewhere: fail on them.

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from factorymesh.ingest.features.stats import finalize
+from factorymesh.features.stats import finalize
 from factorymesh.ingest.features.windows import (
     HOPPING,
     TUMBLING,

@@ -201,3 +201,16 @@ def test_content_type_and_encoding_headers(headers: list[tuple[str, bytes]], ok:
         assert readings(result) == {"head.t": 1.0}
     else:
         assert record_rejection(result)[0] == R.DEAD_LETTER_REASON_UNSUPPORTED_ENCODING
+
+
+def test_topic_ending_in_the_payload_key_names_the_tag() -> None:
+    """`..._historian[.<group>...].<tag>` with {"<tag>": value}: the last segment is the tag itself."""
+    from factorymesh.ingest.formats import RecordParser
+
+    key = b"umh.v1.acme.houston.machining.cnc1.mill-1.spindle-01._historian.spindle.rpm"
+    result = RecordParser().parse("raw", key, b'{"timestamp_ms": 1700000000000, "rpm": 3200}', [])
+    assert not result.rejections
+    (columns,) = result.columns
+    assert columns.tags == ["spindle.rpm"]
+    plain = RecordParser().parse("raw", key, b'{"timestamp_ms": 1700000000000, "temp": 41.5}', [])
+    assert plain.columns[0].tags == ["spindle.rpm.temp"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 import uuid
 from collections import Counter
@@ -68,24 +69,50 @@ class UndecodableRecord(Exception):
         self.detail = detail
 
 
+@functools.lru_cache(maxsize=256)
 def schema_version(message_type: str) -> str:
     """``factorymesh.telemetry.v1.SensorReading`` -> ``v1`` (the package's major version)."""
     parts = message_type.split(".")
     return next((p for p in reversed(parts[:-1]) if p.startswith("v") and p[1:].isdigit()), "v0")
 
 
-def event_headers(
-    message: Message, producer: str, extra: Iterable[tuple[str, bytes]] = (), context: Context | None = None
-) -> Headers:
-    """The standard headers for one event, with the given (default: current) trace context."""
-    full_name = message.DESCRIPTOR.full_name
-    headers: Headers = [
+@functools.lru_cache(maxsize=256)
+def _type_headers(full_name: str, producer: str) -> tuple[tuple[str, bytes], ...]:
+    return (
         (HEADER_MESSAGE_TYPE, full_name.encode()),
         (HEADER_PRODUCER, producer.encode()),
         (HEADER_SCHEMA_VERSION, schema_version(full_name).encode()),
-    ]
-    headers.extend((k, v) for k, v in extra if k not in {HEADER_MESSAGE_TYPE, HEADER_PRODUCER, HEADER_SCHEMA_VERSION})
+    )
+
+
+_OURS = frozenset({HEADER_MESSAGE_TYPE, HEADER_PRODUCER, HEADER_SCHEMA_VERSION})
+_TRACE_HEADERS = frozenset({HEADER_TRACEPARENT, "tracestate"})
+
+
+def event_headers(
+    message: Message, producer: str, extra: Iterable[tuple[str, bytes]] = (), context: Context | None = None
+) -> Headers:
+    """The standard headers for one event, with the given (default: current) trace context.
+
+    A ``traceparent`` among ``extra`` (see :func:`trace_headers`) is kept as it is: the
+    output continues its input's trace without a span of its own, which is what bulk
+    processors do per record (parsing and re-serializing the context costs more than the
+    rest of the headers).
+    """
+    headers: Headers = list(_type_headers(message.DESCRIPTOR.full_name, producer))
+    carried = False
+    for key, value in extra:
+        if key not in _OURS:
+            headers.append((key, value))
+            carried = carried or key == HEADER_TRACEPARENT
+    if carried and context is None:
+        return headers
     return inject_headers(headers, context)
+
+
+def trace_headers(headers: Sequence[tuple[str, bytes]] | None) -> list[tuple[str, bytes]]:
+    """The W3C trace headers of a consumed record, to pass on to its outputs unchanged."""
+    return [(k, v) for k, v in headers or () if k in _TRACE_HEADERS]
 
 
 def header(headers: Sequence[tuple[str, bytes]] | None, name: str) -> str | None:
@@ -427,7 +454,27 @@ Handler = Callable[[ConsumedEvent], Awaitable[Iterable[Output]]]
 # Gets every record of a polled batch, undecoded, in partition order; returns every output,
 # dead letters included (build them with dead_letter_for). For services that process
 # records in bulk (columnar work over many small records) or decode formats of their own.
-BatchHandler = Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable[Iterable[Output]]]
+# A handler that must wait for records of a later poll (groups split by the poll) returns a
+# BatchResult that holds back the tail of a partition instead.
+BatchHandler = Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable["Iterable[Output] | BatchResult"]]
+
+
+@dataclass
+class BatchResult:
+    """What a batch handler returns when it cannot finish every record of the poll.
+
+    ``hold_from`` maps a partition to the offset of its first record that is *not* done
+    (e.g. the first window of a group whose other members have not arrived yet). The
+    transaction commits that partition's offset up to there only, and the processor seeks
+    back so the held record and everything after it come again in a later poll. The
+    handler must therefore produce no output for held records (they are processed again),
+    and keep no state about them that a re-delivery would double. Partitions not named
+    are done whole.
+    """
+
+    outputs: Iterable[Output]
+    hold_from: Mapping[TopicPartition, int] = field(default_factory=dict)
+
 
 # Spans of a bulk batch link to at most this many of its input records' traces.
 MAX_SPAN_LINKS = 32
@@ -455,7 +502,9 @@ class TransactionalProcessor:
     ``transactional_id`` must be stable for a given replica (e.g. the pod name),
     so a restarted replica fences its previous incarnation.
     A handler that raises :class:`UndecodableRecord` dead-letters that record;
-    any other exception aborts the batch, rewinds, and retries it after a pause.
+    any other exception aborts the batch, rewinds, and retries it after a pause
+    (doubling per consecutive abort up to ``max_retry_backoff_s``). A batch handler may
+    return a :class:`BatchResult` to commit only part of a poll.
     """
 
     def __init__(
@@ -469,10 +518,14 @@ class TransactionalProcessor:
         handler: Handler | None = None,
         batch_handler: BatchHandler | None = None,
         on_abort: Callable[[], None] | None = None,
+        on_commit: Callable[[], None] | None = None,
         dead_letter_topic: TopicSpec = DEAD_LETTERS,
         max_batch: int = 500,
         poll_timeout_ms: int = 500,
         retry_backoff_s: float = 1.0,
+        max_retry_backoff_s: float | None = None,
+        hold_back_pause_s: float = 0.2,
+        fetch_max_wait_ms: int = 50,
     ) -> None:
         self.group_id = group_id
         self.service = service
@@ -483,16 +536,28 @@ class TransactionalProcessor:
         self._batch_handler = batch_handler
         # Undo in-memory side effects of an aborted batch (it is retried from Kafka).
         self._on_abort = on_abort
+        # Report effects of a batch (metrics) only once its transaction committed.
+        self._on_commit = on_commit
         self._dead_letter_topic = dead_letter_topic
         self._max_batch = max_batch
         self._poll_timeout_ms = poll_timeout_ms
         self._retry_backoff_s = retry_backoff_s
+        # Consecutive aborts double the pause up to this (None: constant), so a dependency
+        # that is down (a model server) is not hammered; a commit resets it.
+        self._max_retry_backoff_s = max(retry_backoff_s, max_retry_backoff_s or retry_backoff_s)
+        self._consecutive_aborts = 0
+        # A poll whose records were all held back made no progress: wait before re-polling
+        # them, instead of spinning on the same records.
+        self._hold_back_pause_s = hold_back_pause_s
         self._consumer = AIOKafkaConsumer(
             **config.common(),
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            # A fetch waits at most this long for data: the default 500 ms would be most of
+            # the end-to-end latency at low rates (the broker answers at once when data is there).
+            fetch_max_wait_ms=fetch_max_wait_ms,
         )
         self._producer = AIOKafkaProducer(**producer_options(config), transactional_id=transactional_id)
         self._stopping = asyncio.Event()
@@ -541,39 +606,70 @@ class TransactionalProcessor:
     async def _process(self, batches: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         self._batch_outputs = Counter()
         self._batch_dead_letters = Counter()
+        # Per partition, the offset the transaction commits: past the last record, or up to
+        # the first record the batch handler held back.
+        ends: dict[TopicPartition, int] = {}
         try:
             async with self._producer.transaction():
+                hold: Mapping[TopicPartition, int] = {}
                 if self._batch_handler is not None:
-                    await self._process_bulk([r for records in batches.values() for r in records])
+                    hold = await self._process_bulk([r for records in batches.values() for r in records])
                 else:
                     for records in batches.values():
                         for record in records:
                             await self._process_record(record)
-                offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "") for tp, records in batches.items()}
-                await self._producer.send_offsets_to_transaction(offsets, self.group_id)
+                for tp, records in batches.items():
+                    first, end = records[0].offset, records[-1].offset + 1
+                    held = hold.get(tp, end)
+                    if not first <= held <= end:
+                        raise ValueError(f"hold_from {held} for {tp} is outside the polled records [{first}, {end})")
+                    ends[tp] = held
+                offsets = {tp: OffsetAndMetadata(end, "") for tp, end in ends.items() if end > batches[tp][0].offset}
+                if offsets:
+                    await self._producer.send_offsets_to_transaction(offsets, self.group_id)
+            self._consecutive_aborts = 0
             self.stats.transactions += 1
-            self.stats.consumed += sum(len(r) for r in batches.values())
-            TRANSACTIONS.add(1, {"group": self.group_id, "outcome": "committed"})
+            # Held-back records come again in a later poll: seek back to the first of them.
             for tp, records in batches.items():
-                RECORDS_CONSUMED.add(len(records), {"topic": tp.topic, "group": self.group_id})
+                if ends[tp] <= records[-1].offset:
+                    self._consumer.seek(tp, ends[tp])
+            done = {tp: sum(1 for r in records if r.offset < ends[tp]) for tp, records in batches.items()}
+            self.stats.consumed += sum(done.values())
+            TRANSACTIONS.add(1, {"group": self.group_id, "outcome": "committed"})
+            for tp, count in done.items():
+                if count:
+                    RECORDS_CONSUMED.add(count, {"topic": tp.topic, "group": self.group_id})
             for topic, count in self._batch_outputs.items():
                 RECORDS_PRODUCED.add(count, {"topic": topic})
             self.stats.produced += self._batch_outputs.total()
             for (source_topic, reason), count in self._batch_dead_letters.items():
                 RECORDS_DEAD_LETTERED.add(count, {"source_topic": source_topic, "reason": reason})
             self.stats.dead_lettered += self._batch_dead_letters.total()
+            if self._on_commit is not None:
+                self._on_commit()
+            if not any(done.values()):
+                await asyncio.sleep(self._hold_back_pause_s)
         except (KafkaError, Exception) as error:
             self.stats.aborted += 1
+            self._consecutive_aborts += 1
             TRANSACTIONS.add(1, {"group": self.group_id, "outcome": "aborted"})
-            log.error("transaction_aborted", error=repr(error), partitions=len(batches), exc_info=True)
+            backoff = min(self._max_retry_backoff_s, self._retry_backoff_s * 2 ** (self._consecutive_aborts - 1))
+            log.error(
+                "transaction_aborted",
+                error=repr(error),
+                partitions=len(batches),
+                consecutive=self._consecutive_aborts,
+                retry_in_s=backoff,
+                exc_info=True,
+            )
             if self._on_abort is not None:
                 self._on_abort()
             # Rewind to the first record of the batch: it is retried as a whole.
             for tp, records in batches.items():
                 self._consumer.seek(tp, records[0].offset)
-            await asyncio.sleep(self._retry_backoff_s)
+            await asyncio.sleep(backoff)
 
-    async def _process_bulk(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+    async def _process_bulk(self, records: list[ConsumerRecord[bytes, bytes]]) -> Mapping[TopicPartition, int]:
         assert self._batch_handler is not None
         links = [
             trace.Link(context)
@@ -583,11 +679,16 @@ class TransactionalProcessor:
         with tracer.start_as_current_span("process batch", kind=SpanKind.CONSUMER, links=links) as span:
             span.set_attribute("messaging.system", "kafka")
             span.set_attribute("messaging.batch.message_count", len(records))
-            for output in await self._batch_handler(records):
+            result = await self._batch_handler(records)
+            outputs, hold = (result.outputs, result.hold_from) if isinstance(result, BatchResult) else (result, {})
+            for output in outputs:
                 if isinstance(output.message, dead_letter_pb2.DeadLetter):
                     reason = DeadLetterReason.Name(output.message.reason_code)
                     self._batch_dead_letters[(output.message.source_topic, reason)] += 1
                 await self._send(output.topic, output.message, output.key, output.headers, output.trace_context)
+            if hold:
+                span.set_attribute("factorymesh.batch.held_partitions", len(hold))
+            return hold
 
     async def _process_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         assert self._handler is not None

@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 
 from factorymesh.api.agents.v1 import agent_decision_pb2, machine_command_pb2
 from factorymesh.api.common.v1 import dead_letter_pb2
-from factorymesh.api.inference.v1 import inference_result_pb2
+from factorymesh.api.inference.v1 import inference_result_pb2, model_pb2
 from factorymesh.api.mes.v1 import job_order_pb2, shift_pb2
 from factorymesh.api.security.v1 import audit_record_pb2
 from factorymesh.api.telemetry.v1 import (
@@ -52,6 +52,10 @@ class TopicSpec:
     retention_ms: int | None = 7 * DAY_MS
     # Payloads in formats other than our protobuf (decoded by the consuming service).
     foreign_formats: tuple[str, ...] = ()
+    # "events": every record is an event with a stable `event_id` (field 1). "state": a
+    # compacted topic whose record per key IS the current state (no event id: the key and
+    # compaction already de-duplicate).
+    kind: Literal["events", "state"] = "events"
     extra_config: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -146,6 +150,19 @@ INFERENCE_RESULTS = TopicSpec(
     retention_ms=30 * DAY_MS,
 )
 
+INFERENCE_ROUTES = TopicSpec(
+    name="factorymesh.inference.routes.v1",
+    partitions=1,
+    key="route name",
+    value_types=(model_pb2.ModelRoute,),
+    description="Model routes (task, equipment class, equipment prefix -> primary, canary, shadows), compacted.",
+    producers=("inference",),
+    consumers=("inference",),
+    cleanup_policy="compact",
+    retention_ms=None,
+    kind="state",
+)
+
 AGENT_DECISIONS = TopicSpec(
     name="factorymesh.agents.decisions.v1",
     partitions=6,
@@ -198,6 +215,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     MES_JOB_ORDERS,
     MES_SHIFTS,
     INFERENCE_RESULTS,
+    INFERENCE_ROUTES,
     AGENT_DECISIONS,
     MACHINE_COMMANDS,
     AUDIT_RECORDS,

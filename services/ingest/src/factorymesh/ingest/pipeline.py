@@ -32,8 +32,7 @@ from factorymesh.api.common.v1 import dead_letter_pb2, units_pb2, value_pb2
 from factorymesh.api.common.v1.quality_pb2 import DataQuality
 from factorymesh.api.telemetry.v1 import normalized_reading_pb2
 from factorymesh.api.telemetry.v1.normalized_reading_pb2 import ValidationResult
-from factorymesh.common.kafka import Output, dead_letter_for
-from factorymesh.common.telemetry import extract_context
+from factorymesh.common.kafka import Output, dead_letter_for, trace_headers
 from factorymesh.common.topics import DEAD_LETTERS, TELEMETRY_NORMALIZED, TopicSpec
 from factorymesh.ingest.context import ProductionContextTracker
 from factorymesh.ingest.dedup import Deduplicator
@@ -238,7 +237,7 @@ class Normalizer:
         if (valid.quality != valid.quality[0]).any() or int(valid.quality[0]) != GOOD:
             batch.qualities.extend(valid.quality.tolist())
         END_TO_END.record((now_ns - int(valid.times_ns.max())) / 1e6)
-        return Output(self._normalized, batch, key=eq, trace_context=extract_context(record.headers))
+        return Output(self._normalized, batch, key=eq, headers=trace_headers(record.headers))
 
     def _process_singles(
         self, group: _Singles, records: Sequence[Record], now_ns: int, rejected: Counter[str]
@@ -282,7 +281,7 @@ class Normalizer:
                 equipment_class=equipment_class,
                 origin=valid.origin,
             )
-            outputs.append(Output(self._normalized, reading, key=eq, trace_context=extract_context(record.headers)))
+            outputs.append(Output(self._normalized, reading, key=eq, headers=trace_headers(record.headers)))
         return outputs
 
     # --- text readings ------------------------------------------------------------------
@@ -321,7 +320,7 @@ class Normalizer:
                 equipment_class=self._equipment_class(eq),
                 origin=text.origin,
             )
-            outputs.append(Output(self._normalized, reading, key=eq, trace_context=extract_context(record.headers)))
+            outputs.append(Output(self._normalized, reading, key=eq, headers=trace_headers(record.headers)))
         return outputs
 
     # --- dead letters -------------------------------------------------------------------
@@ -329,4 +328,4 @@ class Normalizer:
     def _dead_letter(self, record: Record, rejection: Rejection) -> Output:
         detail = f"{rejection.detail} (tag {rejection.tag})" if rejection.tag else rejection.detail
         letter = dead_letter_for(record, rejection.reason, detail, self.service, reading_id=rejection.reading_id)
-        return Output(self._dead, letter, key=record.key, trace_context=extract_context(record.headers))
+        return Output(self._dead, letter, key=record.key, headers=trace_headers(record.headers))

@@ -25,7 +25,7 @@ import struct
 
 import numpy as np
 
-from factorymesh.ingest.features.stats import Moments
+from factorymesh.features.stats import Moments
 from factorymesh.ingest.features.windows import EquipmentWindows, WindowSpec
 
 MAGIC = b"FWS1"

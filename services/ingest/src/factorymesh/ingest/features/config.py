@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pydantic import Field
 
 from factorymesh.common.config import BaseServiceSettings
+from factorymesh.features.stats import NS_PER_S
 from factorymesh.ingest.features.emit import FEATURE_SET_VERSION
-from factorymesh.ingest.features.stats import NS_PER_S
 from factorymesh.ingest.features.windows import WindowSpec
 
 

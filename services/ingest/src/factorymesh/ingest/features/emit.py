@@ -11,13 +11,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from factorymesh.api.common.v1 import time_range_pb2
 from factorymesh.api.telemetry.v1 import feature_window_pb2
 from factorymesh.common.kafka import derived_event_id
+from factorymesh.features import FEATURE_SET_VERSION as FEATURE_SET_VERSION  # re-exported: ingest API
+from factorymesh.features.stats import NS_PER_S, finalize
 from factorymesh.ingest.features.readings import equipment_path
-from factorymesh.ingest.features.stats import NS_PER_S, finalize
 from factorymesh.ingest.features.windows import ClosedWindows, EquipmentWindows
 
-# Bump when a formula or the definition of "valid" changes, so models can refuse
-# windows computed differently from their training data.
-FEATURE_SET_VERSION = "fw-2025.1"
+# FEATURE_SET_VERSION lives with the formulas (factorymesh.features): training computes the
+# same windows offline and records the version its models expect.
 
 # (equipment key, tag) -> nominal sample rate in Hz, or None when unknown.
 ExpectedRate = Callable[[str, str], float | None]

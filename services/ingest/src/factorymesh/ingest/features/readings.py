@@ -22,7 +22,7 @@ import numpy as np
 from factorymesh.api.common.v1 import dead_letter_pb2, equipment_pb2
 from factorymesh.api.telemetry.v1 import normalized_reading_pb2
 from factorymesh.common.kafka import UndecodableRecord
-from factorymesh.ingest.features.stats import F64, I32, NS_PER_S, Bools
+from factorymesh.features.stats import F64, I32, NS_PER_S, Bools
 from factorymesh.ingest.features.windows import Columns, EquipmentWindows
 from factorymesh.ingest.model import equipment_key
 

@@ -39,8 +39,8 @@ import numpy as np
 import numpy.typing as npt
 
 from factorymesh.api.telemetry.v1 import feature_window_pb2
-from factorymesh.ingest.features.stats import F64, I32, I64, NO_TIME, NS_PER_S, Bools, Index, Moments, combine
-from factorymesh.ingest.features.stats import reduce_readings as _reduce_readings
+from factorymesh.features.stats import F64, I32, I64, NO_TIME, NS_PER_S, Bools, Index, Moments, combine
+from factorymesh.features.stats import reduce_readings as _reduce_readings
 
 TUMBLING = feature_window_pb2.WindowKind.WINDOW_KIND_TUMBLING
 HOPPING = feature_window_pb2.WindowKind.WINDOW_KIND_HOPPING

@@ -31,7 +31,9 @@ Our mapping: the groups and the key are joined with ``.`` — the tag-group
 separator of our contract (``SensorReading.tag``, ``[a-zA-Z0-9_.-]``) — so UMH's
 ``head$pos$x`` is our ``head.pos.x``. A payload key ``value`` is UMH Core's
 "the value of the tag the topic names": topic ``..._historian.spindle.rpm`` with
-``{"value": 3200}`` is tag ``spindle.rpm``, not ``spindle.rpm.value``.
+``{"value": 3200}`` is tag ``spindle.rpm``, not ``spindle.rpm.value``; likewise a topic
+ending in the payload's own key (``…._historian.spindle.rpm`` with ``{"rpm": 3200}``) is tag
+``spindle.rpm``: the last segment names the tag, as in ``_historian[.<group>…].<tag>``.
 
 Location -> EquipmentPath: enterprise/site/area/line(productionLine)/cell(workCell)/
 equipment(originID). Readings carry no unit (``""``: the registered unit applies)
@@ -229,8 +231,13 @@ def _readings(
     values: list[float] = []
     ids: list[str] = []
     for key, raw in payload.items():
-        # UMH Core's {"value": ...}: the topic already names the tag.
-        tag = ".".join(groups) if key == VALUE_KEY and groups else ".".join([*groups, key])
+        # UMH Core's {"value": ...}: the topic already names the tag. So does a topic whose
+        # last segment is the payload key (`..._historian.speed` with {"speed": ...}, the
+        # shape `umh.v1...._historian[.<group>...].<tag>`): that segment is the tag, not a group.
+        if (key == VALUE_KEY and groups) or (groups and groups[-1] == key):
+            tag = ".".join(groups)
+        else:
+            tag = ".".join([*groups, key])
         rid = derived_event_id("reading", path, tag, time_ns, origin.source_id)
 
         def reject(reason: int, detail: str, rid: str = rid, tag: str = tag) -> None:

@@ -28,7 +28,7 @@ from factorymesh.api.common.v1 import units_pb2 as factorymesh_dot_common_dot_v1
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/factorymesh/inference/v1/inference_result.proto\x12\x18\x66\x61\x63torymesh.inference.v1\x1a%factorymesh/common/v1/equipment.proto\x1a#factorymesh/common/v1/options.proto\x1a!factorymesh/common/v1/units.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x05\n\x0fInferenceResult\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x17\n\x0fwindow_event_id\x18\x02 \x01(\t\x12\x37\n\tequipment\x18\x03 \x01(\x0b\x32$.factorymesh.common.v1.EquipmentPath\x12\x12\n\nmodel_name\x18\x04 \x01(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x35\n\x04task\x18\x06 \x01(\x0e\x32\'.factorymesh.inference.v1.InferenceTask\x12:\n\x07\x61nomaly\x18\x07 \x01(\x0b\x32\'.factorymesh.inference.v1.AnomalyOutputH\x00\x12\x32\n\x03rul\x18\x08 \x01(\x0b\x32#.factorymesh.inference.v1.RulOutputH\x00\x12:\n\x07quality\x18\t \x01(\x0b\x32\'.factorymesh.inference.v1.QualityOutputH\x00\x12\x1b\n\x13out_of_distribution\x18\n \x01(\x08\x12&\n\x19out_of_distribution_score\x18\x0b \x01(\x01H\x01\x88\x01\x01\x12\x12\n\nlatency_ms\x18\x0c \x01(\x01\x12\x1a\n\renergy_joules\x18\r \x01(\x01H\x02\x88\x01\x01\x12\x1a\n\x12\x65nergy_is_estimate\x18\x0e \x01(\x08\x12\x0e\n\x06shadow\x18\x0f \x01(\x08\x12\x32\n\x0einference_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03tag\x18\x11 \x01(\t\x12\x17\n\x0f\x65quipment_class\x18\x12 \x01(\t\x12\x12\n\nroute_name\x18\x13 \x01(\t:\x04\x88\xb5\x18\x01\x42\x08\n\x06outputB\x1c\n\x1a_out_of_distribution_scoreB\x10\n\x0e_energy_joules\"\xe4\x01\n\rAnomalyOutput\x12\r\n\x05score\x18\x01 \x01(\x01\x12\x11\n\tthreshold\x18\x02 \x01(\x01\x12\x12\n\nis_anomaly\x18\x03 \x01(\x08\x12`\n\x15\x66\x65\x61ture_contributions\x18\x04 \x03(\x0b\x32\x41.factorymesh.inference.v1.AnomalyOutput.FeatureContributionsEntry\x1a;\n\x19\x46\x65\x61tureContributionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x97\x01\n\tRulOutput\x12\x10\n\x08\x65stimate\x18\x01 \x01(\x01\x12\x13\n\x0blower_bound\x18\x02 \x01(\x01\x12\x13\n\x0bupper_bound\x18\x03 \x01(\x01\x12\x18\n\x10\x63onfidence_level\x18\x04 \x01(\x01\x12\x34\n\x04unit\x18\x05 \x01(\x0b\x32&.factorymesh.common.v1.EngineeringUnit\"\xea\x01\n\rQualityOutput\x12\x1a\n\x12\x64\x65\x66\x65\x63t_probability\x18\x01 \x01(\x01\x12\x11\n\tthreshold\x18\x02 \x01(\x01\x12\x11\n\tis_defect\x18\x03 \x01(\x08\x12\\\n\x13\x63lass_probabilities\x18\x04 \x03(\x0b\x32?.factorymesh.inference.v1.QualityOutput.ClassProbabilitiesEntry\x1a\x39\n\x17\x43lassProbabilitiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01*\xa6\x01\n\rInferenceTask\x12\x1e\n\x1aINFERENCE_TASK_UNSPECIFIED\x10\x00\x12$\n INFERENCE_TASK_ANOMALY_DETECTION\x10\x01\x12(\n$INFERENCE_TASK_REMAINING_USEFUL_LIFE\x10\x02\x12%\n!INFERENCE_TASK_QUALITY_PREDICTION\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/factorymesh/inference/v1/inference_result.proto\x12\x18\x66\x61\x63torymesh.inference.v1\x1a%factorymesh/common/v1/equipment.proto\x1a#factorymesh/common/v1/options.proto\x1a!factorymesh/common/v1/units.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x06\n\x0fInferenceResult\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x17\n\x0fwindow_event_id\x18\x02 \x01(\t\x12\x37\n\tequipment\x18\x03 \x01(\x0b\x32$.factorymesh.common.v1.EquipmentPath\x12\x12\n\nmodel_name\x18\x04 \x01(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x35\n\x04task\x18\x06 \x01(\x0e\x32\'.factorymesh.inference.v1.InferenceTask\x12:\n\x07\x61nomaly\x18\x07 \x01(\x0b\x32\'.factorymesh.inference.v1.AnomalyOutputH\x00\x12\x32\n\x03rul\x18\x08 \x01(\x0b\x32#.factorymesh.inference.v1.RulOutputH\x00\x12:\n\x07quality\x18\t \x01(\x0b\x32\'.factorymesh.inference.v1.QualityOutputH\x00\x12\x1b\n\x13out_of_distribution\x18\n \x01(\x08\x12&\n\x19out_of_distribution_score\x18\x0b \x01(\x01H\x01\x88\x01\x01\x12\x12\n\nlatency_ms\x18\x0c \x01(\x01\x12\x1a\n\renergy_joules\x18\r \x01(\x01H\x02\x88\x01\x01\x12\x1a\n\x12\x65nergy_is_estimate\x18\x0e \x01(\x08\x12\x0e\n\x06shadow\x18\x0f \x01(\x08\x12\x32\n\x0einference_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03tag\x18\x11 \x01(\t\x12\x17\n\x0f\x65quipment_class\x18\x12 \x01(\t\x12\x12\n\nroute_name\x18\x13 \x01(\t\x12\x1e\n\x16input_window_event_ids\x18\x14 \x03(\t\x12\x18\n\x10imputed_features\x18\x15 \x03(\t:\x04\x88\xb5\x18\x01\x42\x08\n\x06outputB\x1c\n\x1a_out_of_distribution_scoreB\x10\n\x0e_energy_joules\"\xe4\x01\n\rAnomalyOutput\x12\r\n\x05score\x18\x01 \x01(\x01\x12\x11\n\tthreshold\x18\x02 \x01(\x01\x12\x12\n\nis_anomaly\x18\x03 \x01(\x08\x12`\n\x15\x66\x65\x61ture_contributions\x18\x04 \x03(\x0b\x32\x41.factorymesh.inference.v1.AnomalyOutput.FeatureContributionsEntry\x1a;\n\x19\x46\x65\x61tureContributionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x97\x01\n\tRulOutput\x12\x10\n\x08\x65stimate\x18\x01 \x01(\x01\x12\x13\n\x0blower_bound\x18\x02 \x01(\x01\x12\x13\n\x0bupper_bound\x18\x03 \x01(\x01\x12\x18\n\x10\x63onfidence_level\x18\x04 \x01(\x01\x12\x34\n\x04unit\x18\x05 \x01(\x0b\x32&.factorymesh.common.v1.EngineeringUnit\"\xea\x01\n\rQualityOutput\x12\x1a\n\x12\x64\x65\x66\x65\x63t_probability\x18\x01 \x01(\x01\x12\x11\n\tthreshold\x18\x02 \x01(\x01\x12\x11\n\tis_defect\x18\x03 \x01(\x08\x12\\\n\x13\x63lass_probabilities\x18\x04 \x03(\x0b\x32?.factorymesh.inference.v1.QualityOutput.ClassProbabilitiesEntry\x1a\x39\n\x17\x43lassProbabilitiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01*\xa6\x01\n\rInferenceTask\x12\x1e\n\x1aINFERENCE_TASK_UNSPECIFIED\x10\x00\x12$\n INFERENCE_TASK_ANOMALY_DETECTION\x10\x01\x12(\n$INFERENCE_TASK_REMAINING_USEFUL_LIFE\x10\x02\x12%\n!INFERENCE_TASK_QUALITY_PREDICTION\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,18 +41,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ANOMALYOUTPUT_FEATURECONTRIBUTIONSENTRY']._serialized_options = b'8\001'
   _globals['_QUALITYOUTPUT_CLASSPROBABILITIESENTRY']._loaded_options = None
   _globals['_QUALITYOUTPUT_CLASSPROBABILITIESENTRY']._serialized_options = b'8\001'
-  _globals['_INFERENCETASK']._serialized_start=1569
-  _globals['_INFERENCETASK']._serialized_end=1735
+  _globals['_INFERENCETASK']._serialized_start=1627
+  _globals['_INFERENCETASK']._serialized_end=1793
   _globals['_INFERENCERESULT']._serialized_start=222
-  _globals['_INFERENCERESULT']._serialized_end=944
-  _globals['_ANOMALYOUTPUT']._serialized_start=947
-  _globals['_ANOMALYOUTPUT']._serialized_end=1175
-  _globals['_ANOMALYOUTPUT_FEATURECONTRIBUTIONSENTRY']._serialized_start=1116
-  _globals['_ANOMALYOUTPUT_FEATURECONTRIBUTIONSENTRY']._serialized_end=1175
-  _globals['_RULOUTPUT']._serialized_start=1178
-  _globals['_RULOUTPUT']._serialized_end=1329
-  _globals['_QUALITYOUTPUT']._serialized_start=1332
-  _globals['_QUALITYOUTPUT']._serialized_end=1566
-  _globals['_QUALITYOUTPUT_CLASSPROBABILITIESENTRY']._serialized_start=1509
-  _globals['_QUALITYOUTPUT_CLASSPROBABILITIESENTRY']._serialized_end=1566
+  _globals['_INFERENCERESULT']._serialized_end=1002
+  _globals['_ANOMALYOUTPUT']._serialized_start=1005
+  _globals['_ANOMALYOUTPUT']._serialized_end=1233
+  _globals['_ANOMALYOUTPUT_FEATURECONTRIBUTIONSENTRY']._serialized_start=1174
+  _globals['_ANOMALYOUTPUT_FEATURECONTRIBUTIONSENTRY']._serialized_end=1233
+  _globals['_RULOUTPUT']._serialized_start=1236
+  _globals['_RULOUTPUT']._serialized_end=1387
+  _globals['_QUALITYOUTPUT']._serialized_start=1390
+  _globals['_QUALITYOUTPUT']._serialized_end=1624
+  _globals['_QUALITYOUTPUT_CLASSPROBABILITIESENTRY']._serialized_start=1567
+  _globals['_QUALITYOUTPUT_CLASSPROBABILITIESENTRY']._serialized_end=1624
 # @@protoc_insertion_point(module_scope)

@@ -8,7 +8,7 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -25,7 +25,7 @@ INFERENCE_TASK_REMAINING_USEFUL_LIFE: InferenceTask
 INFERENCE_TASK_QUALITY_PREDICTION: InferenceTask
 
 class InferenceResult(_message.Message):
-    __slots__ = ("event_id", "window_event_id", "equipment", "model_name", "model_version", "task", "anomaly", "rul", "quality", "out_of_distribution", "out_of_distribution_score", "latency_ms", "energy_joules", "energy_is_estimate", "shadow", "inference_time", "tag", "equipment_class", "route_name")
+    __slots__ = ("event_id", "window_event_id", "equipment", "model_name", "model_version", "task", "anomaly", "rul", "quality", "out_of_distribution", "out_of_distribution_score", "latency_ms", "energy_joules", "energy_is_estimate", "shadow", "inference_time", "tag", "equipment_class", "route_name", "input_window_event_ids", "imputed_features")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     WINDOW_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     EQUIPMENT_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,8 @@ class InferenceResult(_message.Message):
     TAG_FIELD_NUMBER: _ClassVar[int]
     EQUIPMENT_CLASS_FIELD_NUMBER: _ClassVar[int]
     ROUTE_NAME_FIELD_NUMBER: _ClassVar[int]
+    INPUT_WINDOW_EVENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    IMPUTED_FEATURES_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     window_event_id: str
     equipment: _equipment_pb2.EquipmentPath
@@ -64,7 +66,9 @@ class InferenceResult(_message.Message):
     tag: str
     equipment_class: str
     route_name: str
-    def __init__(self, event_id: _Optional[str] = ..., window_event_id: _Optional[str] = ..., equipment: _Optional[_Union[_equipment_pb2.EquipmentPath, _Mapping]] = ..., model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., task: _Optional[_Union[InferenceTask, str]] = ..., anomaly: _Optional[_Union[AnomalyOutput, _Mapping]] = ..., rul: _Optional[_Union[RulOutput, _Mapping]] = ..., quality: _Optional[_Union[QualityOutput, _Mapping]] = ..., out_of_distribution: bool = ..., out_of_distribution_score: _Optional[float] = ..., latency_ms: _Optional[float] = ..., energy_joules: _Optional[float] = ..., energy_is_estimate: bool = ..., shadow: bool = ..., inference_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tag: _Optional[str] = ..., equipment_class: _Optional[str] = ..., route_name: _Optional[str] = ...) -> None: ...
+    input_window_event_ids: _containers.RepeatedScalarFieldContainer[str]
+    imputed_features: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, event_id: _Optional[str] = ..., window_event_id: _Optional[str] = ..., equipment: _Optional[_Union[_equipment_pb2.EquipmentPath, _Mapping]] = ..., model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., task: _Optional[_Union[InferenceTask, str]] = ..., anomaly: _Optional[_Union[AnomalyOutput, _Mapping]] = ..., rul: _Optional[_Union[RulOutput, _Mapping]] = ..., quality: _Optional[_Union[QualityOutput, _Mapping]] = ..., out_of_distribution: bool = ..., out_of_distribution_score: _Optional[float] = ..., latency_ms: _Optional[float] = ..., energy_joules: _Optional[float] = ..., energy_is_estimate: bool = ..., shadow: bool = ..., inference_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tag: _Optional[str] = ..., equipment_class: _Optional[str] = ..., route_name: _Optional[str] = ..., input_window_event_ids: _Optional[_Iterable[str]] = ..., imputed_features: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AnomalyOutput(_message.Message):
     __slots__ = ("score", "threshold", "is_anomaly", "feature_contributions")

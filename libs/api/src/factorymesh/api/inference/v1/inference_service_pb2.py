@@ -27,7 +27,7 @@ from factorymesh.api.inference.v1 import model_pb2 as factorymesh_dot_inference_
 from factorymesh.api.telemetry.v1 import feature_window_pb2 as factorymesh_dot_telemetry_dot_v1_dot_feature__window__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n0factorymesh/inference/v1/inference_service.proto\x12\x18\x66\x61\x63torymesh.inference.v1\x1a/factorymesh/inference/v1/inference_result.proto\x1a$factorymesh/inference/v1/model.proto\x1a-factorymesh/telemetry/v1/feature_window.proto\"\xab\x01\n\x0ePredictRequest\x12\x37\n\x06window\x18\x01 \x01(\x0b\x32\'.factorymesh.telemetry.v1.FeatureWindow\x12\x35\n\x04task\x18\x02 \x01(\x0e\x32\'.factorymesh.inference.v1.InferenceTask\x12\x12\n\nmodel_name\x18\x03 \x01(\t\x12\x15\n\rmodel_version\x18\x04 \x01(\t\"L\n\x0fPredictResponse\x12\x39\n\x06result\x18\x01 \x01(\x0b\x32).factorymesh.inference.v1.InferenceResult\"\x8a\x01\n\x11ListModelsRequest\x12\x35\n\x04task\x18\x01 \x01(\x0e\x32\'.factorymesh.inference.v1.InferenceTask\x12\x17\n\x0f\x65quipment_class\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"b\n\x12ListModelsResponse\x12\x33\n\x06models\x18\x01 \x03(\x0b\x32#.factorymesh.inference.v1.ModelInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"B\n\x15GetModelStatusRequest\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\"\x83\x01\n\x16GetModelStatusResponse\x12\x32\n\x05model\x18\x01 \x01(\x0b\x32#.factorymesh.inference.v1.ModelInfo\x12\x35\n\x06status\x18\x02 \x01(\x0b\x32%.factorymesh.inference.v1.ModelStatus\"]\n\x0fSetRouteRequest\x12\x33\n\x05route\x18\x01 \x01(\x0b\x32$.factorymesh.inference.v1.ModelRoute\x12\x15\n\rvalidate_only\x18\x02 \x01(\x08\"G\n\x10SetRouteResponse\x12\x33\n\x05route\x18\x01 \x01(\x0b\x32$.factorymesh.inference.v1.ModelRoute\"\x8a\x01\n\x11ListRoutesRequest\x12\x35\n\x04task\x18\x01 \x01(\x0e\x32\'.factorymesh.inference.v1.InferenceTask\x12\x17\n\x0f\x65quipment_class\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"c\n\x12ListRoutesResponse\x12\x34\n\x06routes\x18\x01 \x03(\x0b\x32$.factorymesh.inference.v1.ModelRoute\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x9c\x04\n\x10InferenceService\x12^\n\x07Predict\x12(.factorymesh.inference.v1.PredictRequest\x1a).factorymesh.inference.v1.PredictResponse\x12g\n\nListModels\x12+.factorymesh.inference.v1.ListModelsRequest\x1a,.factorymesh.inference.v1.ListModelsResponse\x12s\n\x0eGetModelStatus\x12/.factorymesh.inference.v1.GetModelStatusRequest\x1a\x30.factorymesh.inference.v1.GetModelStatusResponse\x12\x61\n\x08SetRoute\x12).factorymesh.inference.v1.SetRouteRequest\x1a*.factorymesh.inference.v1.SetRouteResponse\x12g\n\nListRoutes\x12+.factorymesh.inference.v1.ListRoutesRequest\x1a,.factorymesh.inference.v1.ListRoutesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n0factorymesh/inference/v1/inference_service.proto\x12\x18\x66\x61\x63torymesh.inference.v1\x1a/factorymesh/inference/v1/inference_result.proto\x1a$factorymesh/inference/v1/model.proto\x1a-factorymesh/telemetry/v1/feature_window.proto\"\x82\x02\n\x0ePredictRequest\x12\x37\n\x06window\x18\x01 \x01(\x0b\x32\'.factorymesh.telemetry.v1.FeatureWindow\x12\x35\n\x04task\x18\x02 \x01(\x0e\x32\'.factorymesh.inference.v1.InferenceTask\x12\x12\n\nmodel_name\x18\x03 \x01(\t\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\x43\n\x12\x61\x64\x64itional_windows\x18\x05 \x03(\x0b\x32\'.factorymesh.telemetry.v1.FeatureWindow\x12\x10\n\x08\x66\x65\x61tures\x18\x06 \x03(\x01\"L\n\x0fPredictResponse\x12\x39\n\x06result\x18\x01 \x01(\x0b\x32).factorymesh.inference.v1.InferenceResult\"\x8a\x01\n\x11ListModelsRequest\x12\x35\n\x04task\x18\x01 \x01(\x0e\x32\'.factorymesh.inference.v1.InferenceTask\x12\x17\n\x0f\x65quipment_class\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"b\n\x12ListModelsResponse\x12\x33\n\x06models\x18\x01 \x03(\x0b\x32#.factorymesh.inference.v1.ModelInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"B\n\x15GetModelStatusRequest\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\"\xba\x01\n\x16GetModelStatusResponse\x12\x32\n\x05model\x18\x01 \x01(\x0b\x32#.factorymesh.inference.v1.ModelInfo\x12\x35\n\x06status\x18\x02 \x01(\x0b\x32%.factorymesh.inference.v1.ModelStatus\x12\x35\n\x08versions\x18\x03 \x03(\x0b\x32#.factorymesh.inference.v1.ModelInfo\"]\n\x0fSetRouteRequest\x12\x33\n\x05route\x18\x01 \x01(\x0b\x32$.factorymesh.inference.v1.ModelRoute\x12\x15\n\rvalidate_only\x18\x02 \x01(\x08\"G\n\x10SetRouteResponse\x12\x33\n\x05route\x18\x01 \x01(\x0b\x32$.factorymesh.inference.v1.ModelRoute\"\x8a\x01\n\x11ListRoutesRequest\x12\x35\n\x04task\x18\x01 \x01(\x0e\x32\'.factorymesh.inference.v1.InferenceTask\x12\x17\n\x0f\x65quipment_class\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"c\n\x12ListRoutesResponse\x12\x34\n\x06routes\x18\x01 \x03(\x0b\x32$.factorymesh.inference.v1.ModelRoute\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x9c\x04\n\x10InferenceService\x12^\n\x07Predict\x12(.factorymesh.inference.v1.PredictRequest\x1a).factorymesh.inference.v1.PredictResponse\x12g\n\nListModels\x12+.factorymesh.inference.v1.ListModelsRequest\x1a,.factorymesh.inference.v1.ListModelsResponse\x12s\n\x0eGetModelStatus\x12/.factorymesh.inference.v1.GetModelStatusRequest\x1a\x30.factorymesh.inference.v1.GetModelStatusResponse\x12\x61\n\x08SetRoute\x12).factorymesh.inference.v1.SetRouteRequest\x1a*.factorymesh.inference.v1.SetRouteResponse\x12g\n\nListRoutes\x12+.factorymesh.inference.v1.ListRoutesRequest\x1a,.factorymesh.inference.v1.ListRoutesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,25 +35,25 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'factorymesh.api.inference.v
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PREDICTREQUEST']._serialized_start=213
-  _globals['_PREDICTREQUEST']._serialized_end=384
-  _globals['_PREDICTRESPONSE']._serialized_start=386
-  _globals['_PREDICTRESPONSE']._serialized_end=462
-  _globals['_LISTMODELSREQUEST']._serialized_start=465
-  _globals['_LISTMODELSREQUEST']._serialized_end=603
-  _globals['_LISTMODELSRESPONSE']._serialized_start=605
-  _globals['_LISTMODELSRESPONSE']._serialized_end=703
-  _globals['_GETMODELSTATUSREQUEST']._serialized_start=705
-  _globals['_GETMODELSTATUSREQUEST']._serialized_end=771
-  _globals['_GETMODELSTATUSRESPONSE']._serialized_start=774
-  _globals['_GETMODELSTATUSRESPONSE']._serialized_end=905
-  _globals['_SETROUTEREQUEST']._serialized_start=907
-  _globals['_SETROUTEREQUEST']._serialized_end=1000
-  _globals['_SETROUTERESPONSE']._serialized_start=1002
-  _globals['_SETROUTERESPONSE']._serialized_end=1073
-  _globals['_LISTROUTESREQUEST']._serialized_start=1076
-  _globals['_LISTROUTESREQUEST']._serialized_end=1214
-  _globals['_LISTROUTESRESPONSE']._serialized_start=1216
-  _globals['_LISTROUTESRESPONSE']._serialized_end=1315
-  _globals['_INFERENCESERVICE']._serialized_start=1318
-  _globals['_INFERENCESERVICE']._serialized_end=1858
+  _globals['_PREDICTREQUEST']._serialized_end=471
+  _globals['_PREDICTRESPONSE']._serialized_start=473
+  _globals['_PREDICTRESPONSE']._serialized_end=549
+  _globals['_LISTMODELSREQUEST']._serialized_start=552
+  _globals['_LISTMODELSREQUEST']._serialized_end=690
+  _globals['_LISTMODELSRESPONSE']._serialized_start=692
+  _globals['_LISTMODELSRESPONSE']._serialized_end=790
+  _globals['_GETMODELSTATUSREQUEST']._serialized_start=792
+  _globals['_GETMODELSTATUSREQUEST']._serialized_end=858
+  _globals['_GETMODELSTATUSRESPONSE']._serialized_start=861
+  _globals['_GETMODELSTATUSRESPONSE']._serialized_end=1047
+  _globals['_SETROUTEREQUEST']._serialized_start=1049
+  _globals['_SETROUTEREQUEST']._serialized_end=1142
+  _globals['_SETROUTERESPONSE']._serialized_start=1144
+  _globals['_SETROUTERESPONSE']._serialized_end=1215
+  _globals['_LISTROUTESREQUEST']._serialized_start=1218
+  _globals['_LISTROUTESREQUEST']._serialized_end=1356
+  _globals['_LISTROUTESRESPONSE']._serialized_start=1358
+  _globals['_LISTROUTESRESPONSE']._serialized_end=1457
+  _globals['_INFERENCESERVICE']._serialized_start=1460
+  _globals['_INFERENCESERVICE']._serialized_end=2000
 # @@protoc_insertion_point(module_scope)

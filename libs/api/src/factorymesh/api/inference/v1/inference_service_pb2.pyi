@@ -10,16 +10,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PredictRequest(_message.Message):
-    __slots__ = ("window", "task", "model_name", "model_version")
+    __slots__ = ("window", "task", "model_name", "model_version", "additional_windows", "features")
     WINDOW_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ADDITIONAL_WINDOWS_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
     window: _feature_window_pb2.FeatureWindow
     task: _inference_result_pb2.InferenceTask
     model_name: str
     model_version: str
-    def __init__(self, window: _Optional[_Union[_feature_window_pb2.FeatureWindow, _Mapping]] = ..., task: _Optional[_Union[_inference_result_pb2.InferenceTask, str]] = ..., model_name: _Optional[str] = ..., model_version: _Optional[str] = ...) -> None: ...
+    additional_windows: _containers.RepeatedCompositeFieldContainer[_feature_window_pb2.FeatureWindow]
+    features: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, window: _Optional[_Union[_feature_window_pb2.FeatureWindow, _Mapping]] = ..., task: _Optional[_Union[_inference_result_pb2.InferenceTask, str]] = ..., model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., additional_windows: _Optional[_Iterable[_Union[_feature_window_pb2.FeatureWindow, _Mapping]]] = ..., features: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class PredictResponse(_message.Message):
     __slots__ = ("result",)
@@ -56,12 +60,14 @@ class GetModelStatusRequest(_message.Message):
     def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ...) -> None: ...
 
 class GetModelStatusResponse(_message.Message):
-    __slots__ = ("model", "status")
+    __slots__ = ("model", "status", "versions")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
     model: _model_pb2.ModelInfo
     status: _model_pb2.ModelStatus
-    def __init__(self, model: _Optional[_Union[_model_pb2.ModelInfo, _Mapping]] = ..., status: _Optional[_Union[_model_pb2.ModelStatus, _Mapping]] = ...) -> None: ...
+    versions: _containers.RepeatedCompositeFieldContainer[_model_pb2.ModelInfo]
+    def __init__(self, model: _Optional[_Union[_model_pb2.ModelInfo, _Mapping]] = ..., status: _Optional[_Union[_model_pb2.ModelStatus, _Mapping]] = ..., versions: _Optional[_Iterable[_Union[_model_pb2.ModelInfo, _Mapping]]] = ...) -> None: ...
 
 class SetRouteRequest(_message.Message):
     __slots__ = ("route", "validate_only")

@@ -27,21 +27,27 @@ from factorymesh.api.inference.v1 import inference_result_pb2 as factorymesh_dot
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$factorymesh/inference/v1/model.proto\x12\x18\x66\x61\x63torymesh.inference.v1\x1a%factorymesh/common/v1/equipment.proto\x1a/factorymesh/inference/v1/inference_result.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf5\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x35\n\x04task\x18\x03 \x01(\x0e\x32\'.factorymesh.inference.v1.InferenceTask\x12\x19\n\x11\x65quipment_classes\x18\x04 \x03(\t\x12\x1b\n\x13\x66\x65\x61ture_set_version\x18\x05 \x01(\t\x12\x10\n\x08platform\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x33\n\x05state\x18\x08 \x01(\x0e\x32$.factorymesh.inference.v1.ModelState\"\x9a\x02\n\x0bModelStatus\x12\x33\n\x05state\x18\x01 \x01(\x0e\x32$.factorymesh.inference.v1.ModelState\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x17\n\x0finference_count\x18\x03 \x01(\x04\x12\x15\n\rfailure_count\x18\x04 \x01(\x04\x12\x37\n\x13last_inference_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0elatency_p50_ms\x18\x06 \x01(\x01\x12\x16\n\x0elatency_p99_ms\x18\x07 \x01(\x01\x12-\n\tload_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf6\x02\n\nModelRoute\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x35\n\x04task\x18\x02 \x01(\x0e\x32\'.factorymesh.inference.v1.InferenceTask\x12\x17\n\x0f\x65quipment_class\x18\x03 \x01(\t\x12>\n\x10\x65quipment_prefix\x18\x04 \x01(\x0b\x32$.factorymesh.common.v1.EquipmentPath\x12\x1a\n\x12primary_model_name\x18\x05 \x01(\t\x12\x1d\n\x15primary_model_version\x18\x06 \x01(\t\x12<\n\rshadow_models\x18\x07 \x03(\x0b\x32%.factorymesh.inference.v1.ShadowModel\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nupdated_by\x18\t \x01(\t\x12\x0c\n\x04\x65tag\x18\n \x01(\t\"Q\n\x0bShadowModel\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x17\n\x0fsample_fraction\x18\x03 \x01(\x01*\xa7\x01\n\nModelState\x12\x1b\n\x17MODEL_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15MODEL_STATE_AVAILABLE\x10\x01\x12\x17\n\x13MODEL_STATE_LOADING\x10\x02\x12\x15\n\x11MODEL_STATE_READY\x10\x03\x12\x19\n\x15MODEL_STATE_UNLOADING\x10\x04\x12\x16\n\x12MODEL_STATE_FAILED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$factorymesh/inference/v1/model.proto\x12\x18\x66\x61\x63torymesh.inference.v1\x1a%factorymesh/common/v1/equipment.proto\x1a/factorymesh/inference/v1/inference_result.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x02\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x35\n\x04task\x18\x03 \x01(\x0e\x32\'.factorymesh.inference.v1.InferenceTask\x12\x19\n\x11\x65quipment_classes\x18\x04 \x03(\t\x12\x1b\n\x13\x66\x65\x61ture_set_version\x18\x05 \x01(\t\x12\x10\n\x08platform\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x33\n\x05state\x18\x08 \x01(\x0e\x32$.factorymesh.inference.v1.ModelState\x12\x41\n\x07metrics\x18\t \x03(\x0b\x32\x30.factorymesh.inference.v1.ModelInfo.MetricsEntry\x12\x15\n\rfeature_names\x18\n \x03(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x9a\x02\n\x0bModelStatus\x12\x33\n\x05state\x18\x01 \x01(\x0e\x32$.factorymesh.inference.v1.ModelState\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x17\n\x0finference_count\x18\x03 \x01(\x04\x12\x15\n\rfailure_count\x18\x04 \x01(\x04\x12\x37\n\x13last_inference_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0elatency_p50_ms\x18\x06 \x01(\x01\x12\x16\n\x0elatency_p99_ms\x18\x07 \x01(\x01\x12-\n\tload_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xad\x03\n\nModelRoute\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x35\n\x04task\x18\x02 \x01(\x0e\x32\'.factorymesh.inference.v1.InferenceTask\x12\x17\n\x0f\x65quipment_class\x18\x03 \x01(\t\x12>\n\x10\x65quipment_prefix\x18\x04 \x01(\x0b\x32$.factorymesh.common.v1.EquipmentPath\x12\x1a\n\x12primary_model_name\x18\x05 \x01(\t\x12\x1d\n\x15primary_model_version\x18\x06 \x01(\t\x12<\n\rshadow_models\x18\x07 \x03(\x0b\x32%.factorymesh.inference.v1.ShadowModel\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nupdated_by\x18\t \x01(\t\x12\x0c\n\x04\x65tag\x18\n \x01(\t\x12\x35\n\x06\x63\x61nary\x18\x0b \x01(\x0b\x32%.factorymesh.inference.v1.CanaryModel\"R\n\x0b\x43\x61naryModel\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x18\n\x10traffic_fraction\x18\x03 \x01(\x01\"Q\n\x0bShadowModel\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x17\n\x0fsample_fraction\x18\x03 \x01(\x01*\xa7\x01\n\nModelState\x12\x1b\n\x17MODEL_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15MODEL_STATE_AVAILABLE\x10\x01\x12\x17\n\x13MODEL_STATE_LOADING\x10\x02\x12\x15\n\x11MODEL_STATE_READY\x10\x03\x12\x19\n\x15MODEL_STATE_UNLOADING\x10\x04\x12\x16\n\x12MODEL_STATE_FAILED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'factorymesh.api.inference.v1.model_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MODELSTATE']._serialized_start=1181
-  _globals['_MODELSTATE']._serialized_end=1348
+  _globals['_MODELINFO_METRICSENTRY']._loaded_options = None
+  _globals['_MODELINFO_METRICSENTRY']._serialized_options = b'8\001'
+  _globals['_MODELSTATE']._serialized_start=1458
+  _globals['_MODELSTATE']._serialized_end=1625
   _globals['_MODELINFO']._serialized_start=188
-  _globals['_MODELINFO']._serialized_end=433
-  _globals['_MODELSTATUS']._serialized_start=436
-  _globals['_MODELSTATUS']._serialized_end=718
-  _globals['_MODELROUTE']._serialized_start=721
-  _globals['_MODELROUTE']._serialized_end=1095
-  _globals['_SHADOWMODEL']._serialized_start=1097
-  _globals['_SHADOWMODEL']._serialized_end=1178
+  _globals['_MODELINFO']._serialized_end=571
+  _globals['_MODELINFO_METRICSENTRY']._serialized_start=525
+  _globals['_MODELINFO_METRICSENTRY']._serialized_end=571
+  _globals['_MODELSTATUS']._serialized_start=574
+  _globals['_MODELSTATUS']._serialized_end=856
+  _globals['_MODELROUTE']._serialized_start=859
+  _globals['_MODELROUTE']._serialized_end=1288
+  _globals['_CANARYMODEL']._serialized_start=1290
+  _globals['_CANARYMODEL']._serialized_end=1372
+  _globals['_SHADOWMODEL']._serialized_start=1374
+  _globals['_SHADOWMODEL']._serialized_end=1455
 # @@protoc_insertion_point(module_scope)

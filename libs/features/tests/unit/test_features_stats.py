@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from factorymesh.ingest.features.stats import Moments, combine, finalize, reduce_readings
+from factorymesh.features.stats import Moments, combine, finalize, reduce_readings
 
 # Numeric warnings (overflow, 0/0) would mean a NaN or inf was computed somewhere: fail on them.
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")

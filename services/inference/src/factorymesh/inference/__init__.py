@@ -1,0 +1,1 @@
+"""factorymesh inference: feature windows in, model results from NVIDIA Triton out (see README.md)."""
