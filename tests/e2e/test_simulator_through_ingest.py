@@ -1,11 +1,16 @@
 """End to end, as `make up` wires it: the line simulator publishes its plant in all its formats
 (US units in Houston, SI in Stuttgart), the ingest service normalizes, the feature-window
 process windows; the test checks normalized values and feature windows against the
-simulator's own ground truth, recomputed in-process from the same seed."""
+simulator's own ground truth, recomputed in-process from the same seed.
+
+Like every ingest integration test it assumes no other ingest deployment consumes the
+broker's raw topic (true for `make test`'s own broker): a second pipeline would normalize
+the same readings again, and the windows would count them twice."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
 import os
@@ -24,7 +29,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from factorymesh.common.kafka import KafkaConfig, decode_event
+from factorymesh.common.kafka import KafkaConfig, decode_event, ensure_topics
 from factorymesh.common.topics import DEAD_LETTERS, TELEMETRY_FEATURES, TELEMETRY_NORMALIZED
 from factorymesh.line_simulator.faults import Scenario
 from factorymesh.line_simulator.plant import default_plant
@@ -83,12 +88,12 @@ async def wait_serving(port: int, process: asyncio.subprocess.Process, log: Path
 
 
 async def read_plant(
-    config: KafkaConfig, enterprise: str, t0_ns: int, t1_ns: int, want_windows: int
+    config: KafkaConfig, enterprise: str, features_topic: str, t0_ns: int, t1_ns: int, want_windows: int
 ) -> tuple[list, list, list]:
     """Normalized readings, feature windows and dead letters of the simulated plant, until quiet."""
     consumer = AIOKafkaConsumer(
         TELEMETRY_NORMALIZED.name,
-        TELEMETRY_FEATURES.name,
+        features_topic,
         DEAD_LETTERS.name,
         **config.common(),
         group_id=None,
@@ -108,11 +113,13 @@ async def read_plant(
                 for record in records:
                     message = decode_event(record.value, record.headers)
                     if record.topic == DEAD_LETTERS.name:
-                        if enterprise.encode() in message.original_key:
+                        # Ingest's own (an inference service running on a shared broker may
+                        # dead-letter windows of this plant too: not this test's subject).
+                        if enterprise.encode() in message.original_key and message.failed_service == "ingest":
                             letters.append(message)
                     elif message.equipment.enterprise != enterprise:
                         continue
-                    elif record.topic == TELEMETRY_FEATURES.name:
+                    elif record.topic == features_topic:
                         if t0_ns <= message.window.start_time.ToNanoseconds() < t1_ns:
                             windows.append(message)
                     else:
@@ -161,6 +168,8 @@ async def test_simulated_plant_normalizes_and_windows_to_its_ground_truth(
     assert "\nenterprise: acme\n" in demo_assets
     assets.write_text(demo_assets.replace("\nenterprise: acme\n", f"\nenterprise: {enterprise}\n"))
     grpc_port = free_port()
+    features_topic = dataclasses.replace(TELEMETRY_FEATURES, name=f"e2e.features.{run}", partitions=3)
+    await ensure_topics(kafka_config, [features_topic])
     common = {"FM_KAFKA_BOOTSTRAP": kafka_bootstrap, "FM_METRICS_PORT": "0", "FM_KAFKA_TOPIC_PARTITIONS": "3"}
     ingest = await start(
         ["-m", "factorymesh.ingest"],
@@ -180,9 +189,16 @@ async def test_simulated_plant_normalizes_and_windows_to_its_ground_truth(
             **common,
             "FM_FEATURES_GROUP_ID": f"e2e-features-{run}",
             "FM_FEATURES_TRANSACTIONAL_ID": f"e2e-features-{run}",
-            # Windows close on event time only (the watermark), never on a processing-time
-            # pause: a loaded CI machine must not cut a window short.
-            "FM_FEATURES_IDLE_CLOSE_S": "0",
+            # The simulated minute is published as fast as possible, and UMH records are keyed
+            # per tag, so one machine's tags reach ingest through different partitions, far
+            # apart in event time. A lateness above the whole minute keeps every reading in
+            # its window; the windows then close once the plant went quiet (idle close).
+            # (Live at 2 Hz the skew stays well inside the default 5 s lateness.)
+            "FM_FEATURES_ALLOWED_LATENESS_S": str(DURATION_S + 30),
+            "FM_FEATURES_IDLE_CLOSE_S": "15",
+            # Its own output topic: a feature-window process of a running `make up` on the same
+            # broker windows this plant too (with the live lateness), into the shared topic.
+            "FM_FEATURES_OUTPUT_TOPIC": features_topic.name,
         },
         tmp_path / "features.log",
     )
@@ -197,9 +213,10 @@ async def test_simulated_plant_normalizes_and_windows_to_its_ground_truth(
             env={**os.environ, **common}, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         assert await asyncio.wait_for(simulator.wait(), 120) == 0
-        # 59 instruments, tumbling 10 s windows over one minute: the first five close on the
-        # watermark (the last one waits for newer readings), so ~295 tumbling windows.
-        normalized, windows, letters = await read_plant(kafka_config, enterprise, t0_ns, t1_ns, want_windows=250)
+        # 59 instruments, tumbling 10 s and hopping 60/10 s windows over one minute.
+        normalized, windows, letters = await read_plant(
+            kafka_config, enterprise, features_topic.name, t0_ns, t1_ns, want_windows=300
+        )
     finally:
         for process in (ingest, features):
             if process.returncode is None:

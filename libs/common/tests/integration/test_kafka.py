@@ -345,9 +345,10 @@ async def test_batch_handler_sees_raw_records_and_emits_per_reading_dead_letters
                 outputs.append(Output(sink, message, key=record.key, trace_context=extract_context(record.headers)))
         return outputs
 
+    group = unique_name("group")
     processor = TransactionalProcessor(
         kafka_config,
-        group_id=unique_name("group"),
+        group_id=group,
         transactional_id=unique_name("txn"),
         inputs=[source],
         batch_handler=bulk,
@@ -373,3 +374,9 @@ async def test_batch_handler_sees_raw_records_and_emits_per_reading_dead_letters
     assert sorted(d.original_event_id for d in decoded) == [f"r-{i}" for i in range(1, 10, 2)]
     assert len({d.event_id for d in decoded}) == 5
     assert processor.stats.dead_lettered == 5
+    # Consumer lag is reported per partition; everything was consumed, so it is zero.
+    from factorymesh.common import kafka as kafka_module
+
+    lags = {key: lag for key, lag in kafka_module._LAG.items() if key[0] == group}
+    assert lags
+    assert set(lags.values()) == {0}

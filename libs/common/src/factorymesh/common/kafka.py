@@ -47,6 +47,21 @@ RECORDS_DEAD_LETTERED = _meter.create_counter(
     "factorymesh.kafka.records.dead_lettered", description="Records sent to the dead-letter topic, by reason"
 )
 TRANSACTIONS = _meter.create_counter("factorymesh.kafka.transactions", description="Transactions by outcome")
+# Consumer lag per group and partition, as of each processor's last committed batch:
+# the partition's high watermark minus the committed position.
+_LAG: dict[tuple[str, str, int], int] = {}
+
+
+def _observe_lag(_: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+    return [
+        metrics.Observation(lag, {"group": group, "topic": topic, "partition": partition})
+        for (group, topic, partition), lag in list(_LAG.items())
+    ]
+
+
+_meter.create_observable_gauge(
+    "factorymesh.kafka.consumer_lag", callbacks=[_observe_lag], description="Records behind the high watermark"
+)
 
 HEADER_MESSAGE_TYPE = "fm-message-type"
 HEADER_PRODUCER = "fm-producer"
@@ -639,6 +654,9 @@ class TransactionalProcessor:
             for tp, count in done.items():
                 if count:
                     RECORDS_CONSUMED.add(count, {"topic": tp.topic, "group": self.group_id})
+                highwater = self._consumer.highwater(tp)
+                if highwater is not None:
+                    _LAG[(self.group_id, tp.topic, tp.partition)] = max(0, int(highwater) - ends[tp])
             for topic, count in self._batch_outputs.items():
                 RECORDS_PRODUCED.add(count, {"topic": topic})
             self.stats.produced += self._batch_outputs.total()

@@ -34,6 +34,7 @@ from factorymesh.api.inference.v1 import inference_result_pb2, model_pb2
 from factorymesh.api.telemetry.v1 import feature_window_pb2
 from factorymesh.common.logging import get_logger
 from factorymesh.common.triton import TritonError, map_error
+from factorymesh.features import STAT_NAMES
 
 log = get_logger(__name__)
 
@@ -46,22 +47,7 @@ NS_PER_S = 1_000_000_000
 INPUT_NAME = "FEATURES"
 
 # FeatureWindow fields a feature may name; the optional ones are unset when undefined.
-STATISTICS = frozenset(
-    {
-        "count",
-        "mean",
-        "std",
-        "min",
-        "max",
-        "rms",
-        "peak_to_peak",
-        "kurtosis",
-        "skewness",
-        "slope",
-        "crest_factor",
-        "valid_fraction",
-    }
-)
+STATISTICS = frozenset({"count", *STAT_NAMES})
 OPTIONAL_STATISTICS = frozenset({"kurtosis", "skewness", "slope", "crest_factor"})
 
 _TASKS: dict[str, int] = {

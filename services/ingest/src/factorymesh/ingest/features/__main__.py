@@ -9,7 +9,7 @@ import asyncio
 import signal
 
 from factorymesh.common.config import load_settings
-from factorymesh.common.kafka import KafkaConfig
+from factorymesh.common.kafka import KafkaConfig, ensure_topics, wait_for_kafka
 from factorymesh.common.logging import configure_logging, get_logger
 from factorymesh.common.telemetry import configure_telemetry
 from factorymesh.common.topics import DEAD_LETTERS, TELEMETRY_FEATURES, TELEMETRY_NORMALIZED, TopicSpec
@@ -40,10 +40,20 @@ async def _main(settings: FeatureWindowSettings) -> None:
         client_id=settings.kafka_client_id or f"{settings.service_name}-features",
         security_protocol=settings.kafka_security_protocol,
     )
+    input_topic = _input_topic(settings.features_input_topic)
+    # Started beside the broker and ingest (supervisord, Kubernetes): wait for Kafka, and create
+    # the registry topics this process reads and writes if ingest has not yet.
+    await wait_for_kafka(kafka)
+    await ensure_topics(
+        kafka,
+        [TELEMETRY_NORMALIZED, TELEMETRY_FEATURES, DEAD_LETTERS],
+        partitions_override=settings.kafka_topic_partitions,
+        replication_factor=settings.kafka_replication_factor,
+    )
     processor = FeatureWindowProcessor(
         kafka,
         settings.to_config(),
-        input_topic=_input_topic(settings.features_input_topic),
+        input_topic=input_topic,
         output_topic=settings.features_output_topic or TELEMETRY_FEATURES,
         dead_letter_topic=settings.features_dead_letter_topic or DEAD_LETTERS,
     )
