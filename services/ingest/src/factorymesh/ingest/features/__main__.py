@@ -44,9 +44,19 @@ async def _main(settings: FeatureWindowSettings) -> None:
     # Started beside the broker and ingest (supervisord, Kubernetes): wait for Kafka, and create
     # the registry topics this process reads and writes if ingest has not yet.
     await wait_for_kafka(kafka)
+    # Overridden topics (tests, shadow runs) are the caller's to create.
+    registry_topics = [
+        spec
+        for spec, override in (
+            (TELEMETRY_NORMALIZED, settings.features_input_topic),
+            (TELEMETRY_FEATURES, settings.features_output_topic),
+            (DEAD_LETTERS, settings.features_dead_letter_topic),
+        )
+        if not override
+    ]
     await ensure_topics(
         kafka,
-        [TELEMETRY_NORMALIZED, TELEMETRY_FEATURES, DEAD_LETTERS],
+        registry_topics,
         partitions_override=settings.kafka_topic_partitions,
         replication_factor=settings.kafka_replication_factor,
     )
