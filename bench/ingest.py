@@ -45,8 +45,8 @@ BATCHES = int(os.environ.get("FM_BENCH_BATCHES", "300"))
 BATCH_SIZE = 1000
 # Records per poll and per transaction, as FM_MAX_BATCH_RECORDS in the service.
 MAX_BATCH = int(os.environ.get("FM_BENCH_MAX_BATCH", "2000"))
-# The latency phase runs latency-tuned: smaller transactions commit sooner.
-LATENCY_MAX_BATCH = int(os.environ.get("FM_BENCH_LATENCY_MAX_BATCH", "500"))
+# The latency phase runs the configuration whose capacity it halves (override to tune).
+LATENCY_MAX_BATCH = int(os.environ.get("FM_BENCH_LATENCY_MAX_BATCH", str(MAX_BATCH)))
 LATENCY_S = float(os.environ.get("FM_BENCH_LATENCY_S", "10"))
 TAGS = ["flow", "discharge_pressure", "bearing_temperature", "vibration_rms"]
 UNITS = ["[gal_us]/min", "[psi]", "[degF]", "[in_i]/s"]
