@@ -366,12 +366,6 @@ class EventConsumer:
         for tp in offsets:
             self._processed.pop(tp, None)
 
-    def pause(self) -> None:
-        self._consumer.pause(*self._consumer.assignment())
-
-    def resume(self) -> None:
-        self._consumer.resume(*self._consumer.assignment())
-
 
 # --------------------------------------------------------------------------- dead letters
 
@@ -422,31 +416,6 @@ def dead_letter_for(
         dead_lettered_at=now,
         attempts=attempts,
     )
-
-
-class DeadLetterPublisher:
-    """Publishes records that cannot be processed, keyed like the original so order is kept."""
-
-    def __init__(self, producer: EventProducer, service: str, topic: TopicSpec = DEAD_LETTERS) -> None:
-        self._producer = producer
-        self._service = service
-        self._topic = topic
-
-    async def publish(
-        self, record: ConsumerRecord[bytes, bytes], reason: int, detail: str
-    ) -> dead_letter_pb2.DeadLetter:
-        letter = dead_letter_for(record, reason, detail, self._service)
-        await self._producer.send(self._topic, letter, key=record.key)
-        RECORDS_DEAD_LETTERED.add(1, {"source_topic": record.topic, "reason": DeadLetterReason.Name(reason)})
-        log.warning(
-            "dead_lettered",
-            source_topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            reason=DeadLetterReason.Name(reason),
-            detail=detail,
-        )
-        return letter
 
 
 # --------------------------------------------------------------------------- transactions

@@ -156,29 +156,40 @@ class Normalizer:
         now_ns = self._clock_ns()
         outputs: list[Output] = []
         singles: dict[str, _Singles] = defaultdict(_Singles)
-        rejected: Counter[str] = Counter()
         parsed = 0
         for index, record in enumerate(records):
             result = self.parser.parse(record.topic, record.key, record.value, record.headers)
             parsed += result.readings
-            for rejection in result.rejections:
-                outputs.append(self._dead_letter(record, rejection))
-                rejected[dead_letter_pb2.DeadLetterReason.Name(rejection.reason)] += 1
+            outputs.extend(self._dead_letter(record, rejection) for rejection in result.rejections)
             for columns in result.columns:
                 if columns.reading_ids is None:  # a columnar source batch: stays one batch
-                    outputs.extend(self._process_batch(columns, record, now_ns, rejected))
+                    outputs.extend(self._process_batch(columns, record, now_ns))
                 else:
                     singles[equipment_key(columns.equipment)].add(columns, index)
             if result.texts:
-                outputs.extend(self._process_texts(result.texts, record, now_ns, rejected))
+                outputs.extend(self._process_texts(result.texts, record, now_ns))
         for group in singles.values():
-            outputs.extend(self._process_singles(group, records, now_ns, rejected))
+            outputs.extend(self._process_singles(group, records, now_ns))
+        self._count(parsed, outputs)
+        return outputs
 
+    @staticmethod
+    def _count(parsed: int, outputs: list[Output]) -> None:
+        """Readings in, out and rejected by reason, derived from what the batch emits."""
+        rejected: Counter[str] = Counter()
+        emitted = 0
+        for output in outputs:
+            message = output.message
+            if isinstance(message, dead_letter_pb2.DeadLetter):
+                rejected[dead_letter_pb2.DeadLetterReason.Name(message.reason_code)] += 1
+            elif isinstance(message, normalized_reading_pb2.NormalizedReadingBatch):
+                emitted += len(message.values)
+            else:
+                emitted += 1
         READINGS_IN.add(parsed)
+        READINGS_OUT.add(emitted)
         for reason, count in rejected.items():
             READINGS_REJECTED.add(count, {"reason": reason})
-        READINGS_OUT.add(parsed - sum(rejected.values()))
-        return outputs
 
     # --- the numeric path -------------------------------------------------------------
 
@@ -202,13 +213,9 @@ class Normalizer:
             valid, flags = valid.select(first), flags[first]
         return valid, rejections, si_units, flags
 
-    def _process_batch(
-        self, columns: ReadingColumns, record: Record, now_ns: int, rejected: Counter[str]
-    ) -> list[Output]:
+    def _process_batch(self, columns: ReadingColumns, record: Record, now_ns: int) -> list[Output]:
         valid, rejections, si_units, _ = self._normalize(columns, now_ns)
         outputs = [self._dead_letter(record, r) for r in rejections]
-        for r in rejections:
-            rejected[dead_letter_pb2.DeadLetterReason.Name(r.reason)] += 1
         if len(valid):
             outputs.append(self._batch_output(valid, si_units, record, now_ns))
         return outputs
@@ -239,16 +246,13 @@ class Normalizer:
         END_TO_END.record((now_ns - int(valid.times_ns.max())) / 1e6)
         return Output(self._normalized, batch, key=eq, headers=trace_headers(record.headers))
 
-    def _process_singles(
-        self, group: _Singles, records: Sequence[Record], now_ns: int, rejected: Counter[str]
-    ) -> list[Output]:
+    def _process_singles(self, group: _Singles, records: Sequence[Record], now_ns: int) -> list[Output]:
         merged = group.merged()
         valid, rejections, si_units, flags = self._normalize(merged, now_ns)
         outputs: list[Output] = []
         by_id = {merged.reading_id(i): group.records[i] for i in range(len(merged))} if rejections else {}
         for r in rejections:
             outputs.append(self._dead_letter(records[by_id.get(r.reading_id, 0)], r))
-            rejected[dead_letter_pb2.DeadLetterReason.Name(r.reason)] += 1
         if not len(valid):
             return outputs
         END_TO_END.record((now_ns - int(valid.times_ns.max())) / 1e6)
@@ -286,13 +290,9 @@ class Normalizer:
 
     # --- text readings ------------------------------------------------------------------
 
-    def _process_texts(
-        self, texts: list[TextReading], record: Record, now_ns: int, rejected: Counter[str]
-    ) -> list[Output]:
+    def _process_texts(self, texts: list[TextReading], record: Record, now_ns: int) -> list[Output]:
         valid, rejections, flags = self.validator.validate_text(texts, now_ns)
         outputs = [self._dead_letter(record, r) for r in rejections]
-        for r in rejections:
-            rejected[dead_letter_pb2.DeadLetterReason.Name(r.reason)] += 1
         if valid:
             times = np.fromiter((t.time_ns for t in valid), dtype=np.int64, count=len(valid))
             first = self.dedup.filter([t.reading_id for t in valid], times)
@@ -302,7 +302,6 @@ class Normalizer:
                 outputs.append(
                     self._dead_letter(record, Rejection(DUPLICATE, "seen before", text.reading_id, text.tag))
                 )
-                rejected[dead_letter_pb2.DeadLetterReason.Name(DUPLICATE)] += 1
                 continue
             eq = equipment_key(text.equipment)
             contexts, context_idx = self.context.context_at(eq, times[i : i + 1])
